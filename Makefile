@@ -1,0 +1,35 @@
+# A workbook of socket-programming exercises in C.  `make help` lists the targets.
+
+# The harness needs a Python 3 that has pytest; Debian's python3-pytest
+# installs for /usr/bin/python3, which may not be the python3 first on PATH.
+PYTHON ?= $(shell for p in /usr/bin/python3 python3; do \
+	  if command -v $$p >/dev/null 2>&1 && $$p -c 'import pytest, xdist' 2>/dev/null; \
+	  then command -v $$p; break; fi; done)
+PY := $(or $(PYTHON),$(shell command -v /usr/bin/python3 || command -v python3))
+CHAPTER ?=
+SANITIZE ?=
+JOBS ?= auto
+GRADE := $(PY) tests/grade.py
+
+.PHONY: help check test deps docs clean
+help:
+	@echo "make check [CHAPTER=01_hello] [SANITIZE=1]  grade your work in chapters/"
+	@echo "make test                                  the workbook's self-test (instructors, CI)"
+	@echo "make deps                                  install the Debian/Ubuntu packages needed"
+	@echo "make docs                                  regenerate exercises.md and the review sections"
+	@echo "make clean                                 remove build/"
+
+check:
+	@$(GRADE) check $(if $(CHAPTER),--chapter $(CHAPTER)) $(if $(filter 1 yes true,$(SANITIZE)),--sanitize) --jobs $(JOBS)
+
+test:
+	@$(GRADE) selftest --jobs $(JOBS)
+
+deps:
+	@$(GRADE) deps --install
+
+docs:
+	@$(GRADE) docs
+
+clean:
+	rm -rf build

@@ -1,0 +1,114 @@
+"""Chapter 01: hello_server and hello_client (contract: chapters/01_hello/README.md)."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.feedback import HINTS, compare, fail, show
+from harness.net import FakeServer, connect, random_text, recv_until_eof
+from harness.ports import wait_peer_read_all
+from harness.scenarios import (EXIT_WAIT, check_bad_port_client, check_bad_port_server,
+                               check_bind_fails, check_refused, check_usage,
+                               command_line, start_server)
+
+GREETING = b"Hello World!"
+
+
+# -- hello_server ---------------------------------------------------------------
+
+@pytest.mark.role("hello_server")
+def test_hello_server_usage(prog, procs):
+    check_usage(prog, procs, ["9190", "extra"])
+
+
+@pytest.mark.role("hello_server")
+def test_hello_server_bad_port(prog, procs):
+    check_bad_port_server(prog, procs)
+
+
+@pytest.mark.role("hello_server")
+def test_hello_server_bind_fails(prog, procs):
+    check_bind_fails(prog, procs)
+
+
+@pytest.mark.role("hello_server")
+def test_hello_server_greeting(prog, procs):
+    server, port = start_server(prog, procs)
+    with connect(port) as sock:
+        got, why = recv_until_eof(sock, timeout=5)
+    did = f"connected to `{command_line(prog, str(port))}` and read until it closed"
+    if why or got != GREETING:
+        fail(did=did, expected=f"exactly {show(GREETING)}, then the connection closed",
+             got=f"{show(got)}" + (f", then {why} instead of the end of stream" if why else "")
+             + (f"; {compare(GREETING, got)}" if got != GREETING else ""),
+             procs=[server],
+             hint="sizeof on a string literal counts its terminating NUL: send 12 bytes."
+             if got == GREETING + b"\0" else
+             (HINTS["timeout"] + " The server must close() the connection." if why else None))
+    rc = server.wait_exit(EXIT_WAIT)
+    if rc != 0:
+        fail(did=did + ", then waited for the server to exit",
+             expected="exit status 0 after serving its one client",
+             got="it was still running" if rc is None else f"exit status {rc}",
+             procs=[server], hint="This server serves one client, closes both sockets and "
+                                  "returns 0 from main.")
+
+
+# -- hello_client -----------------------------------------------------------------
+
+def _greeting() -> bytes:
+    # random, so that a client printing a fixed text cannot pass
+    return b"Hi " + random_text(8) + b"!"
+
+
+def _run_client(prog, procs, server: FakeServer, greeting: bytes, how: str):
+    client = prog.start(procs, "127.0.0.1", str(server.port), limit=20)
+    rc = client.wait_exit(10)
+    server.close()
+    did = (f"ran `{command_line(prog, '127.0.0.1', str(server.port))}` against a test "
+           f"server that {how}")
+    expected_line = b"Message from server: " + greeting
+    if rc != 0 or expected_line not in client.stdout:
+        fail(did=did, expected=f"the line {show(expected_line)} on stdout and exit status 0",
+             got=f"stdout {show(client.stdout)}, "
+             + ("still running" if rc is None else f"exit status {rc}"),
+             procs=[client], hint=HINTS["pieces"] if "pieces" in how else None)
+
+
+@pytest.mark.role("hello_client")
+def test_hello_client_usage(prog, procs):
+    check_usage(prog, procs, ["127.0.0.1", "9190", "extra"])
+
+
+@pytest.mark.role("hello_client")
+def test_hello_client_bad_port(prog, procs):
+    check_bad_port_client(prog, procs)
+
+
+@pytest.mark.role("hello_client")
+def test_hello_client_refused(prog, procs):
+    check_refused(prog, procs)
+
+
+@pytest.mark.role("hello_client")
+def test_hello_client_greeting(prog, procs):
+    greeting = _greeting()
+    server = FakeServer(lambda conn: conn.sendall(greeting))
+    _run_client(prog, procs, server, greeting, f"sends {show(greeting)} and closes")
+
+
+@pytest.mark.role("hello_client")
+def test_hello_client_pieces(prog, procs):
+    greeting = _greeting()
+    pieces = [greeting[:3], greeting[3:8], greeting[8:]]
+
+    def send_in_pieces(conn):
+        for piece in pieces:
+            conn.sendall(piece)
+            # wait until the client has read this piece before sending more
+            wait_peer_read_all(conn, timeout=2)
+
+    server = FakeServer(send_in_pieces)
+    _run_client(prog, procs, server, greeting,
+                f"sends {show(greeting)} in pieces of 3, 5 and 4 bytes, waiting each "
+                "time until the client has read, then closes")

@@ -1,0 +1,479 @@
+#!/usr/bin/env python3
+"""The workbook's driver: `make check`, `make test`, `make deps`, `make docs`.
+
+    grade.py check [--chapter CH] [--sanitize]   grade the work in chapters/
+    grade.py selftest                           prove the workbook sound
+    grade.py deps [--install]                   what is missing, or install it
+    grade.py docs [--check]                     regenerate exercises.md etc.
+
+It builds every program first (tests/harness/build.py), then runs one pytest
+session over all submissions (tests/harness/plugin.py), then reads the
+outcomes and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import io
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import build as buildmod  # noqa: E402
+from harness import chapters as chmod  # noqa: E402
+from harness import deps, docs  # noqa: E402
+
+ROOT = chmod.ROOT
+BUILD = ROOT / "build"
+TTY = sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
+
+
+def paint(text: str, code: str) -> str:
+    return f"\033[{code}m{text}\033[0m" if TTY else text
+
+
+GREEN, RED, YELLOW, BOLD, DIM = "32", "31", "33", "1", "2"
+
+
+# -- running pytest ---------------------------------------------------------
+
+def run_pytest(subs: list[dict], results: Path, *, extra: list[str] | None = None,
+               paths: list[str] | None = None, jobs: str = "auto",
+               quiet: bool = True) -> int:
+    manifest = results.with_name(results.stem + "-submissions.json")
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    manifest.write_text(json.dumps(subs, indent=1, default=str))
+    results.unlink(missing_ok=True)
+    cmd = [sys.executable, "-m", "pytest", "-c", str(ROOT / "tests" / "pytest.ini"),
+           "--rootdir", str(ROOT / "tests"), f"--submissions={manifest}",
+           f"--results={results}", f"--wineprefix={BUILD / 'wine'}",
+           *(paths or [str(ROOT / "tests" / "chapters")])]
+    if jobs != "0":
+        cmd += ["-n", jobs, "--dist", "load"]
+    cmd += ["-q", "--no-header", "-rN", "--no-summary"] if quiet else ["-q"]
+    cmd += extra or []
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    with Wine(needed=any(_has_windows(s) for s in subs)):
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=quiet, text=True,
+                              errors="replace")
+    if quiet and (proc.returncode not in (0, 1) or not results.exists()):
+        # pytest itself failed (a collection error, a crash): show everything
+        print(proc.stdout[-20000:], proc.stderr[-5000:], sep="\n")
+    return proc.returncode
+
+
+def _has_windows(sub: dict) -> bool:
+    chapters = sub.get("chapters")
+    only = sub.get("only_exercise")
+    wanted = [e for e in chmod.EXERCISES if e.kind == "windows"
+              and (chapters is None or e.chapter in chapters)
+              and (only is None or e.key == only)]
+    return bool(wanted)
+
+
+class Wine:
+    """A Wine prefix in build/wine and one wineserver for the whole run,
+    stopped at the end so that nothing is left behind."""
+
+    def __init__(self, needed: bool) -> None:
+        self.needed = needed and shutil.which("wine") is not None
+        self.env = dict(os.environ, WINEPREFIX=str(BUILD / "wine"), WINEDEBUG="-all",
+                        WINEDLLOVERRIDES="mscoree,mshtml=")
+        self.env.pop("DISPLAY", None)
+
+    def __enter__(self) -> "Wine":
+        if not self.needed:
+            return self
+        prefix = BUILD / "wine"
+        if not (prefix / "system.reg").exists():
+            print(paint("Setting up Wine in build/wine (once; takes a few seconds)...", DIM),
+                  flush=True)
+            prefix.mkdir(parents=True, exist_ok=True)
+            subprocess.run(["wineboot", "-i"], env=self.env, capture_output=True, timeout=180)
+        subprocess.run(["wineserver", "-p"], env=self.env, capture_output=True, timeout=60)
+        # boot the prefix's services now, not inside the first test
+        subprocess.run(["wine", "cmd", "/c", "exit"], env=self.env, capture_output=True,
+                       timeout=120, stdin=subprocess.DEVNULL)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.needed:
+            subprocess.run(["wineserver", "-k"], env=self.env, capture_output=True, timeout=60)
+
+
+@dataclass
+class Outcome:
+    exercise: str
+    test: str
+    case: str
+    outcome: str
+    message: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.test}[{self.case}]" if self.case else self.test
+
+
+def load_results(path: Path) -> tuple[dict[str, list[Outcome]], list[dict]]:
+    """Outcomes by submission, plus the tests that belong to no submission."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}, []
+    by_sub: dict[str, list[Outcome]] = defaultdict(list)
+    loose = []
+    for t in data["tests"]:
+        if "submission" in t:
+            by_sub[t["submission"]].append(Outcome(t["exercise"], t["test"], t.get("case", ""),
+                                                   t["outcome"], t.get("message", "")))
+        else:
+            loose.append(t)
+    return by_sub, loose
+
+
+# -- make check ---------------------------------------------------------------
+
+def cmd_check(args: argparse.Namespace) -> int:
+    chapters = [args.chapter] if args.chapter else list(chmod.CHAPTERS)
+    for ch in chapters:
+        if ch not in chmod.CHAPTERS:
+            print(f"No chapter {ch!r}. Chapters: {', '.join(chmod.CHAPTERS)}")
+            return 2
+    exs = [e for e in chmod.EXERCISES if e.chapter in chapters]
+    missing = deps.missing_for(exs)
+    if missing:
+        print(deps.explain(missing))
+        return 2
+    src = Path(args.src).resolve()
+    out = BUILD / ("student-san" if args.sanitize else "student")
+    t0 = time.monotonic()
+    built = buildmod.build(exs, src, out, sanitize=args.sanitize)
+    show_warnings(built, src)
+    sub = {"name": "student", "kind": "student", "root": str(src), "build": str(out),
+           "chapters": chapters, "sanitize": args.sanitize}
+    results = out / "results.json"
+    run_pytest([sub], results, jobs=args.jobs)
+    by_sub, _ = load_results(results)
+    outcomes = by_sub.get("student", [])
+    if not outcomes:
+        print(paint("The harness did not run (see the messages above).", RED))
+        return 2
+    ok = print_table(exs, outcomes, built, src)
+    print(paint(f"({time.monotonic() - t0:.1f} s)", DIM))
+    return 0 if ok else 1
+
+
+def show_warnings(built: dict[str, buildmod.BuildResult], src: Path) -> None:
+    for r in built.values():
+        if r.ok and r.warnings:
+            print(paint(f"warnings in {r.exercise}:", YELLOW))
+            print("\n".join("  " + ln for ln in r.log.strip().splitlines()[:20]))
+
+
+def print_table(exs: list[chmod.Exercise], outcomes: list[Outcome],
+                built: dict[str, buildmod.BuildResult], src: Path) -> bool:
+    by_ex: dict[str, list[Outcome]] = defaultdict(list)
+    for o in outcomes:
+        by_ex[o.exercise].append(o)
+    rows, first_bad = [], None
+    for e in exs:
+        tests = by_ex.get(e.key, [])
+        passed = sum(o.outcome == "passed" for o in tests)
+        b = built.get(e.key)
+        if b is not None and not b.ok:
+            status = "missing file" if b.missing else "does not compile"
+        elif tests and passed == len(tests):
+            status = "done"
+        else:
+            status = "not yet" if passed == 0 else "partly"
+        if status != "done" and first_bad is None:
+            first_bad = (e, tests)
+        rows.append((e.chapter, e.main_file if e.kind != "review" else "answers.txt",
+                     f"{passed}/{len(tests)}", status))
+    widths = [max(len(r[i]) for r in rows + [("chapter", "exercise", "tests", "")])
+              for i in range(4)]
+    print()
+    print(paint("  ".join(h.ljust(w) for h, w in zip(("chapter", "file", "tests", "status"),
+                                                       widths)), BOLD))
+    for r in rows:
+        colour = GREEN if r[3] == "done" else (YELLOW if r[3] == "partly" else RED)
+        print("  ".join(c.ljust(w) for c, w in zip(r[:3], widths)) + "  " + paint(r[3], colour))
+    done = sum(r[3] == "done" for r in rows)
+    print(f"\n{done} of {len(rows)} exercises done.")
+    if first_bad is None:
+        print(paint("Everything passes. Well done!", GREEN))
+        return True
+    e, tests = first_bad
+    failed = [o for o in tests if o.outcome != "passed"]
+    print(paint(f"\nFirst to work on: {e.chapter}/{e.main_file if e.kind != 'review' else 'answers.txt'}"
+                f" ({e.task})", BOLD))
+    if e.kind != "review":
+        print(f"  open chapters/{e.chapter}/{e.main_file}; the contract is in "
+              f"chapters/{e.chapter}/README.md")
+    b = built.get(e.key)
+    if b is not None and not b.ok:
+        print("\n" + "\n".join(b.log.strip().splitlines()[:30]))
+        return False
+    for o in failed[:1]:
+        print(paint(f"\n{o.label} failed:", RED))
+        print("\n".join("  " + ln for ln in o.message.strip().splitlines()[:40]))
+    if len(failed) > 1:
+        print(paint(f"\n  ... and {len(failed) - 1} more failing test(s) of this exercise: "
+                    + ", ".join(o.label for o in failed[1:6])
+                    + (" ..." if len(failed) > 6 else ""), DIM))
+    return False
+
+
+# -- make test ----------------------------------------------------------------
+
+def starter_tree(dest: Path) -> Path:
+    """The starters as committed (so a student's edits never count), or the
+    working copy when this is not a git checkout."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    try:
+        data = subprocess.run(["git", "archive", "HEAD", "chapters"], cwd=ROOT,
+                              capture_output=True, check=True).stdout
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            tar.extractall(dest, filter="data")
+        # files not committed yet (a maintainer's new chapter) come from the tree
+        for f in (ROOT / "chapters").rglob("*"):
+            target = dest / f.relative_to(ROOT)
+            if f.is_file() and not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(f, target)
+    except (OSError, subprocess.CalledProcessError, tarfile.TarError):
+        shutil.copytree(ROOT / "chapters", dest / "chapters", dirs_exist_ok=True)
+    return dest / "chapters"
+
+
+@dataclass
+class Mutant:
+    path: Path
+    chapter: str
+    replaces: str
+    mistake: str
+    caught_by: list[str]
+
+    @property
+    def name(self) -> str:
+        return f"mutant:{self.chapter}/{self.path.stem}"
+
+
+def load_mutants() -> tuple[list[Mutant], list[str]]:
+    mutants, problems = [], []
+    for path in sorted((ROOT / "tests" / "mutants").glob("*/*")):
+        if path.suffix not in (".c", ".txt"):
+            continue
+        text = path.read_text(errors="replace")[:3000]
+        of = re.search(r"MUTANT of solutions/([^/\s]+)/(\S+)", text)
+        caught = re.search(r"caught-by:\s*(.+)", text)
+        mistake = re.search(r"mistake:\s*(.+)", text)
+        if not (of and caught):
+            problems.append(f"{path.relative_to(ROOT)}: header lacks `MUTANT of` or `caught-by`")
+            continue
+        tests = [t.strip() for t in re.split(r",\s*", caught.group(1).strip().rstrip("*/ "))
+                 if t.strip()]
+        mutants.append(Mutant(path, of.group(1), of.group(2),
+                              mistake.group(1).strip() if mistake else "", tests))
+    return mutants, problems
+
+
+def cmd_selftest(args: argparse.Namespace) -> int:
+    t0 = time.monotonic()
+    missing = deps.missing_for(list(chmod.EXERCISES))
+    if missing:
+        print(deps.explain(missing))
+        return 2
+    work = BUILD / "selftest"
+    ref_root = ROOT / "solutions"
+    start_root = starter_tree(work / "starter-src")
+    mutants, problems = load_mutants()
+
+    print(paint("Building references (with AddressSanitizer and UBSan), starters and "
+                f"{len(mutants)} mutants...", BOLD), flush=True)
+    exs = list(chmod.EXERCISES)
+    native = [e for e in exs if e.kind != "windows"]
+    windows = [e for e in exs if e.kind == "windows"]
+    ref_build = buildmod.build(native, ref_root, work / "ref", werror=True, sanitize=True)
+    ref_build.update(buildmod.build(windows, ref_root, work / "ref", werror=True))
+    start_build = buildmod.build(exs, start_root, work / "starter", werror=True)
+    subs = [
+        {"name": "reference", "kind": "reference", "root": str(ref_root),
+         "build": str(work / "ref"), "sanitize": True},
+        {"name": "starter", "kind": "starter", "root": str(start_root),
+         "build": str(work / "starter")},
+    ]
+    mutant_builds = {}
+    for m in mutants:
+        tree = work / "mutants" / m.path.stem / m.chapter
+        tree_root = tree.parent
+        if tree.exists():
+            shutil.rmtree(tree)
+        shutil.copytree(ref_root / m.chapter, tree)
+        shutil.copy2(m.path, tree / m.replaces)
+        target = [e for e in exs if e.chapter == m.chapter
+                  and (m.replaces in e.sources or (e.kind == "review"
+                                                   and m.replaces == "answers.txt"))]
+        if not target:
+            problems.append(f"{m.path.relative_to(ROOT)}: no exercise uses {m.replaces}")
+            continue
+        # a mutant of a file shared by two exercises targets the one its tests belong to
+        ex = target[0] if len(target) == 1 else _exercise_for_tests(target, m.caught_by)
+        mutant_builds[m.name] = buildmod.build([ex], tree_root, work / "mutants-build" /
+                                               m.path.stem, werror=True)
+        subs.append({"name": m.name, "kind": "mutant", "root": str(tree_root),
+                     "build": str(work / "mutants-build" / m.path.stem),
+                     "only_exercise": ex.key, "only_tests": m.caught_by})
+    print(paint(f"  built in {time.monotonic() - t0:.1f} s; running the tests...", DIM),
+          flush=True)
+
+    results = work / "results.json"
+    run_pytest(subs, results, paths=[str(ROOT / "tests" / "chapters"),
+                                     str(ROOT / "tests" / "selftest")], jobs=args.jobs)
+    by_sub, loose = load_results(results)
+    checks = Verdicts()
+    if not by_sub:
+        checks.bad("the harness ran", "no results were written (see the output above)")
+        return checks.finish(t0)
+
+    # 1. every reference passes everything
+    ref = by_sub.get("reference", [])
+    for b in ref_build.values():
+        checks.record(f"reference {b.exercise} compiles with -Werror", b.ok, b.log[:1500])
+    fails = [o for o in ref if o.outcome != "passed"]
+    checks.record(f"references pass all {len(ref)} tests", not fails and bool(ref),
+                  "\n".join(f"{o.exercise} {o.label}:\n{_indent(o.message)}" for o in fails[:5]))
+
+    # 2. every starter compiles warning-free and fails its exercise
+    start = by_sub.get("starter", [])
+    for e in exs:
+        b = start_build.get(e.key)
+        if b is not None:
+            checks.record(f"starter {e.key} compiles with -Werror", b.ok, b.log[:1500])
+        tests = [o for o in start if o.exercise == e.key]
+        checks.record(f"starter {e.key} fails its tests",
+                      bool(tests) and any(o.outcome != "passed" for o in tests),
+                      f"{len(tests)} tests ran, none failed")
+
+    # 3. every mutant is caught by the tests it names
+    for p in problems:
+        checks.bad("mutant headers", p)
+    for m in mutants:
+        outs = by_sub.get(m.name, [])
+        b = next(iter(mutant_builds.get(m.name, {}).values()), None)
+        if b is not None and not b.ok:
+            checks.bad(f"{m.name} compiles", b.log[:1500])
+            continue
+        ran = {o.label for o in outs} | {o.test for o in outs}
+        for t in m.caught_by:
+            if t not in ran:
+                checks.bad(f"{m.name}: {t}", "no such test ran for this exercise")
+        caught = [o for o in outs if o.outcome == "failed"]
+        escaped = [o.label for o in outs if o.outcome == "passed"]
+        checks.record(f"{m.name} is caught ({m.mistake})", bool(outs) and not escaped,
+                      f"passed: {', '.join(escaped)}" if escaped else "no test ran")
+        del caught
+
+    # 4. every behaviour test can fail: on the starter or on some mutant
+    failed_somewhere = {(o.exercise, o.test, o.case) for s, outs in by_sub.items()
+                        if s != "reference" for o in outs if o.outcome == "failed"}
+    never = sorted({f"{o.exercise} {o.label}" for o in ref
+                    if (o.exercise, o.test, o.case) not in failed_somewhere})
+    checks.record("every test fails on the starter or on a mutant", not never,
+                  "never failed: " + ", ".join(never[:20]))
+
+    # 5. the harness's own tests
+    for t in loose:
+        checks.record(f"harness: {t['nodeid'].split('::')[-1]}", t["outcome"] == "passed",
+                      t.get("message", ""))
+    return checks.finish(t0)
+
+
+def _exercise_for_tests(candidates: list[chmod.Exercise], tests: list[str]) -> chmod.Exercise:
+    names = {t.split("[")[0] for t in tests}
+    for e in candidates:
+        if any(n.startswith(f"test_{e.name}") or n.startswith(f"test_{e.role}") for n in names):
+            return e
+    return candidates[0]
+
+
+def _indent(text: str, n: int = 30) -> str:
+    return "\n".join("      " + ln for ln in text.strip().splitlines()[:n])
+
+
+class Verdicts:
+    def __init__(self) -> None:
+        self.passed = 0
+        self.failed: list[tuple[str, str]] = []
+
+    def record(self, what: str, ok: bool, detail: str = "") -> None:
+        if ok:
+            self.passed += 1
+        else:
+            self.bad(what, detail)
+
+    def bad(self, what: str, detail: str) -> None:
+        self.failed.append((what, detail))
+
+    def finish(self, t0: float) -> int:
+        for what, detail in self.failed:
+            print(paint(f"FAIL {what}", RED))
+            if detail.strip():
+                print(_indent(detail, 40))
+        print(paint(f"\nworkbook self-test: {time.monotonic() - t0:.1f} s", DIM))
+        print(f"selftest: {self.passed} passed, {len(self.failed)} failed")
+        return 0 if not self.failed else 1
+
+
+# -- make deps / make docs --------------------------------------------------------
+
+def cmd_deps(args: argparse.Namespace) -> int:
+    return deps.main(install=args.install)
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    stale = docs.generate(check_only=args.check)
+    if args.check and stale:
+        print("Out of date (run `make docs`): " + ", ".join(stale))
+        return 1
+    if not args.check:
+        print("Updated: " + (", ".join(stale) if stale else "nothing (all current)"))
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="grade.py")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("check")
+    p.add_argument("--chapter")
+    p.add_argument("--sanitize", action="store_true")
+    p.add_argument("--src", default=str(ROOT / "chapters"))
+    p.add_argument("--jobs", default="auto")
+    p.set_defaults(func=cmd_check)
+    p = sub.add_parser("selftest")
+    p.add_argument("--jobs", default="auto")
+    p.set_defaults(func=cmd_selftest)
+    p = sub.add_parser("deps")
+    p.add_argument("--install", action="store_true")
+    p.set_defaults(func=cmd_deps)
+    p = sub.add_parser("docs")
+    p.add_argument("--check", action="store_true")
+    p.set_defaults(func=cmd_docs)
+    args = parser.parse_args()
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,258 @@
+"""The pytest side of the harness.
+
+A run grades one or more *submissions* (a student's chapters/, the
+references, the starters, each mutant), listed in a JSON manifest given with
+`--submissions`. Every chapter test takes the fixture `prog`, which is
+parametrized over each submission's exercises that have the test's role
+(`@pytest.mark.role("echo_server")`), so the same test grades the POSIX and
+the Winsock echo server, for every submission, in one session that
+pytest-xdist can spread over the cores. Outcomes go to the JSON file given
+with `--results`, which the driver (tests/grade.py) turns into the table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from . import build as buildmod
+from .chapters import ROOT, Exercise, exercises
+from .procs import Proc, ProcessGroup, become_subreaper
+
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+@dataclass
+class Submission:
+    name: str
+    kind: str                  # student | reference | starter | mutant
+    root: Path                 # folder holding the chapter folders
+    build: Path                # build folder
+    chapters: list[str] | None = None
+    only_exercise: str | None = None   # mutants: the exercise they replace
+    only_tests: list[str] = field(default_factory=list)
+    sanitize: bool = False
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "Submission":
+        return cls(d["name"], d["kind"], Path(d["root"]), Path(d["build"]),
+                   d.get("chapters"), d.get("only_exercise"), d.get("only_tests", []),
+                   d.get("sanitize", False))
+
+    def selects(self, ex: Exercise, test: str, case: str | None) -> bool:
+        if self.chapters is not None and ex.chapter not in self.chapters:
+            return False
+        if self.only_exercise is None:
+            return True
+        return ex.key == self.only_exercise and (
+            test in self.only_tests or f"{test}[{case}]" in self.only_tests)
+
+
+@dataclass
+class Program:
+    """One exercise of one submission, as a test sees it."""
+    sub: Submission
+    ex: Exercise
+    built: buildmod.BuildResult | None
+    case: Any = None           # a review question, a Check test name, ...
+    case_id: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def src_dir(self) -> Path:
+        return self.sub.root / self.ex.chapter
+
+    @property
+    def shown_file(self) -> str:
+        return f"{self.sub.root.name}/{self.ex.chapter}/{self.ex.main_file}"
+
+    def require_build(self) -> str:
+        """The binary's path; fails the test if it did not compile."""
+        b = self.built
+        if b is None:
+            pytest.fail(f"{self.ex.key} was not built (run through `make check`).",
+                        pytrace=False)
+        if b.missing:
+            pytest.fail(f"{self.shown_file} is missing ({', '.join(b.missing)} not found).",
+                        pytrace=False)
+        if not b.ok:
+            log = "\n".join(b.log.strip().splitlines()[:25])
+            pytest.fail(f"{self.shown_file} does not compile:\n  $ {b.cmd}\n{log}",
+                        pytrace=False)
+        return b.binary
+
+    def argv(self, *args: str) -> list[str]:
+        binary = self.require_build()
+        if self.ex.kind == "windows":
+            return ["wine", binary, *args]
+        return [binary, *args]
+
+    def start(self, procs: ProcessGroup, *args: str, **kwargs) -> Proc:
+        kwargs.setdefault("label", self.ex.binary)
+        kwargs.setdefault("env", self.env)
+        return procs.start(self.argv(*args), **kwargs)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("workbook")
+    group.addoption("--submissions", help="JSON list of submissions to grade")
+    group.addoption("--results", help="write per-test outcomes here (JSON)")
+    group.addoption("--wineprefix", default=str(ROOT / "build" / "wine"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "role(name): the exercises a test applies to")
+    config.addinivalue_line("markers", "workbook_unused: not asked for in this run")
+    become_subreaper()
+    config._workbook_subs = _load_subs(config)  # type: ignore[attr-defined]
+    config._workbook_results = {}  # type: ignore[attr-defined]
+
+
+def _load_subs(config: pytest.Config) -> list[Submission]:
+    path = config.getoption("--submissions")
+    if not path:
+        return []
+    return [Submission.from_json(d) for d in json.loads(Path(path).read_text())]
+
+
+def _module_chapters(metafunc: pytest.Metafunc) -> list[str]:
+    chapters = getattr(metafunc.module, "CHAPTERS", None)
+    if chapters:
+        return list(chapters)
+    return [Path(metafunc.module.__file__).stem.removeprefix("test_")]
+
+
+def _cases(metafunc: pytest.Metafunc, ex: Exercise) -> list[tuple[str | None, Any]]:
+    hook = getattr(metafunc.module, "cases", None)
+    return hook(ex) if hook else [(None, None)]
+
+
+def _base_env(config: pytest.Config) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env.update(WINEDEBUG="-all", WINEPREFIX=config.getoption("--wineprefix"),
+               WINEDLLOVERRIDES="mscoree,mshtml=", LC_ALL="C")
+    return env
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "prog" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("role")
+    if marker is None:
+        raise pytest.UsageError(f"{metafunc.definition.nodeid} uses prog but has no role")
+    role, test = marker.args[0], metafunc.definition.originalname
+    subs: list[Submission] = metafunc.config._workbook_subs  # type: ignore[attr-defined]
+    base_env = _base_env(metafunc.config)
+    params, ids = [], []
+    builds: dict[Path, dict[str, buildmod.BuildResult]] = {}
+    for sub in subs:
+        if sub.build not in builds:
+            builds[sub.build] = buildmod.load(sub.build)
+        env = dict(base_env)
+        if sub.sanitize:
+            env.update(ASAN_OPTIONS="detect_leaks=1:abort_on_error=0",
+                       UBSAN_OPTIONS="print_stacktrace=1")
+        for chapter in _module_chapters(metafunc):
+            if sub.chapters is not None and chapter not in sub.chapters:
+                continue
+            for ex in exercises(chapter):
+                if ex.role != role:
+                    continue
+                for case_id, case in _cases(metafunc, ex):
+                    if not sub.selects(ex, test, case_id):
+                        continue
+                    prog = Program(sub, ex, builds[sub.build].get(ex.key), case, case_id, env)
+                    params.append(prog)
+                    ids.append(":".join(x for x in (sub.name, chapter, case_id) if x))
+    if not params:
+        # nothing of this test is asked for in this run
+        metafunc.parametrize("prog", [pytest.param(None, marks=pytest.mark.workbook_unused)],
+                             ids=["unused"])
+        return
+    metafunc.parametrize("prog", params, ids=ids)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    keep, drop = [], []
+    for item in items:
+        if item.get_closest_marker("workbook_unused"):
+            drop.append(item)
+            continue
+        prog = getattr(item, "callspec", None) and item.callspec.params.get("prog")
+        if isinstance(prog, Program):
+            item.user_properties += [("submission", prog.sub.name),
+                                     ("exercise", prog.ex.key),
+                                     ("test", item.originalname),  # type: ignore[attr-defined]
+                                     ("case", prog.case_id or "")]
+        keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.fixture
+def procs(request: pytest.FixtureRequest) -> Iterator[ProcessGroup]:
+    """Programs started by this test; all are killed when it ends."""
+    group = ProcessGroup()
+    yield group
+    group.close()
+    prog = request.node.callspec.params.get("prog") if hasattr(request.node, "callspec") else None
+    if isinstance(prog, Program) and prog.sub.sanitize:
+        for proc in group.procs:
+            err = proc.stderr_text()
+            if any(mark in err for mark in SANITIZER_MARKS):
+                start = min(err.find(m) for m in SANITIZER_MARKS if m in err)
+                pytest.fail(f"the sanitizer found a problem in {proc.label}:\n"
+                            + err[max(0, start - 200):start + 2500], pytrace=False)
+
+
+# -- recording outcomes ---------------------------------------------------
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    config = _CONFIG.get("config")
+    if config is None or hasattr(config, "workerinput"):
+        return
+    results: dict[str, dict] = config._workbook_results  # type: ignore[attr-defined]
+    entry = results.setdefault(report.nodeid, {
+        "nodeid": report.nodeid, "outcome": "passed", "duration": 0.0,
+        "message": "", **dict(report.user_properties)})
+    entry.update({k: v for k, v in report.user_properties})
+    entry["duration"] += report.duration
+    if report.failed and entry["outcome"] != "failed":
+        entry["outcome"] = "failed"
+        # xdist puts a "[gw0] linux -- Python ..." line first: not for students
+        entry["message"] = "\n".join(ln for ln in report.longreprtext.splitlines()
+                                     if not ln.startswith("[gw"))
+        entry["when"] = report.when
+    elif report.skipped and report.when == "setup":
+        entry["outcome"] = "skipped"
+        entry["message"] = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else ""
+
+
+_CONFIG: dict[str, pytest.Config] = {}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _CONFIG["config"] = session.config
+    session.config._workbook_t0 = time.monotonic()  # type: ignore[attr-defined]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    out = config.getoption("--results")
+    if not out or hasattr(config, "workerinput"):
+        return
+    data = {"elapsed": time.monotonic() - config._workbook_t0,  # type: ignore[attr-defined]
+            "tests": list(config._workbook_results.values())}  # type: ignore[attr-defined]
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    tmp.replace(path)

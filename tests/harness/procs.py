@@ -1,0 +1,289 @@
+"""Start a student's program, watch it, and make sure it is gone afterwards.
+
+Every program runs in a session (and so a process group) of its own, with
+stdin, stdout and stderr on pipes. Reader threads drain the pipes all the
+time, so a program that floods its output never blocks, and keep only the
+first CAP bytes of each stream, so a flood cannot exhaust memory. Every
+process has a hard time limit enforced by a watchdog thread. `ProcessGroup`
+(one per test) kills whatever is left when the test ends, including
+processes that escaped the process group by forking twice and calling
+setsid(): the test worker is a child subreaper, so such orphans become its
+children, where `reap_orphans` finds them.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+CAP = 1 << 20  # bytes kept per output stream
+DEFAULT_LIMIT = 20.0  # seconds a program may live at most
+
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> bool:
+    """Make orphaned descendants of this process its children (Linux only)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+class ProgramExited(Exception):
+    """The program ended while the harness was waiting for something else."""
+
+
+class WaitTimeout(Exception):
+    """What the harness waited for did not happen in time."""
+
+
+@dataclass
+class _Stream:
+    data: bytearray = field(default_factory=bytearray)
+    dropped: int = 0
+    closed: bool = False
+
+
+class Proc:
+    """One running program. Create through `ProcessGroup.start`."""
+
+    def __init__(self, argv: Sequence[str], *, env: dict[str, str] | None = None,
+                 cwd: Path | None = None, limit: float = DEFAULT_LIMIT,
+                 stdin_data: bytes | None = None, label: str | None = None,
+                 preexec: Callable[[], None] | None = None) -> None:
+        self.argv = list(argv)
+        self.label = label or Path(argv[0]).name
+        self.started = time.monotonic()
+        self._cond = threading.Condition()
+        self._out = _Stream()
+        self._err = _Stream()
+        self.timed_out = False
+        self.popen = subprocess.Popen(
+            self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, env=env, cwd=cwd, start_new_session=True,
+            preexec_fn=preexec, close_fds=True)
+        self.pid = self.popen.pid
+        for pipe, stream in ((self.popen.stdout, self._out),
+                             (self.popen.stderr, self._err)):
+            threading.Thread(target=self._drain, args=(pipe, stream),
+                             daemon=True).start()
+        self._watchdog = threading.Timer(limit, self._expire)
+        self._watchdog.daemon = True
+        self._watchdog.start()
+        if stdin_data is not None:
+            self.write_stdin(stdin_data)
+            self.close_stdin()
+
+    # -- output ---------------------------------------------------------
+    def _drain(self, pipe, stream: _Stream) -> None:
+        fd = pipe.fileno()
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                chunk = b""
+            with self._cond:
+                if not chunk:
+                    stream.closed = True
+                    self._cond.notify_all()
+                    break
+                room = CAP - len(stream.data)
+                if room > 0:
+                    stream.data += chunk[:room]
+                stream.dropped += max(0, len(chunk) - max(room, 0))
+                self._cond.notify_all()
+        pipe.close()
+
+    @property
+    def stdout(self) -> bytes:
+        with self._cond:
+            return bytes(self._out.data)
+
+    @property
+    def stderr(self) -> bytes:
+        with self._cond:
+            return bytes(self._err.data)
+
+    def stdout_text(self) -> str:
+        return self.stdout.decode("utf-8", "replace")
+
+    def stderr_text(self) -> str:
+        return self.stderr.decode("utf-8", "replace")
+
+    def output_dropped(self) -> int:
+        return self._out.dropped + self._err.dropped
+
+    def wait_output(self, pattern: str | re.Pattern[str], timeout: float,
+                    stream: str = "stdout", start: int = 0) -> re.Match[str]:
+        """Wait until `pattern` matches the stream's text (from offset `start`).
+
+        Raises ProgramExited if the stream closes without a match and
+        WaitTimeout if the time runs out.
+        """
+        regex = re.compile(pattern) if isinstance(pattern, str) else pattern
+        target = self._out if stream == "stdout" else self._err
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                text = bytes(target.data[start:]).decode("utf-8", "replace")
+                match = regex.search(text)
+                if match:
+                    return match
+                if target.closed:
+                    raise ProgramExited(f"{self.label} closed its {stream} "
+                                        f"without printing {regex.pattern!r}")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise WaitTimeout(f"{self.label} did not print {regex.pattern!r} "
+                                      f"on {stream} within {timeout:g} s")
+                self._cond.wait(left)
+
+    # -- input ----------------------------------------------------------
+    def write_stdin(self, data: bytes) -> bool:
+        """Send bytes to the program's stdin; False if it no longer reads."""
+        stdin = self.popen.stdin
+        if stdin is None or stdin.closed:
+            return False
+        try:
+            stdin.write(data)
+            stdin.flush()
+            return True
+        except (BrokenPipeError, OSError, ValueError):
+            return False
+
+    def close_stdin(self) -> None:
+        stdin = self.popen.stdin
+        if stdin is not None and not stdin.closed:
+            try:
+                stdin.close()
+            except OSError:
+                pass
+
+    # -- life and death -------------------------------------------------
+    def _expire(self) -> None:
+        if self.popen.poll() is None:
+            self.timed_out = True
+            self.kill()
+
+    def running(self) -> bool:
+        return self.popen.poll() is None
+
+    @property
+    def returncode(self) -> int | None:
+        return self.popen.poll()
+
+    def wait_exit(self, timeout: float) -> int | None:
+        """Wait for the program to end; its status, or None if still running.
+
+        Also waits (briefly) for its output pipes to close so that
+        everything it printed has been collected.
+        """
+        try:
+            rc = self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        deadline = time.monotonic() + 2.0
+        with self._cond:
+            while not (self._out.closed and self._err.closed):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break  # a grandchild still holds the pipes
+                self._cond.wait(left)
+        return rc
+
+    def signal(self, sig: int) -> None:
+        if self.popen.poll() is None:
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def kill(self) -> None:
+        """Kill the program's whole process group."""
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if self.popen.poll() is None:
+            try:
+                self.popen.kill()
+            except ProcessLookupError:
+                pass
+
+    def finish(self) -> None:
+        """Kill what is left, reap it, stop the watchdog, close the pipes."""
+        self.kill()
+        try:
+            self.popen.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+        self._watchdog.cancel()
+        self.close_stdin()
+
+
+def _children_of(pid: int) -> list[int]:
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # the command name may contain spaces and parentheses: split after ')'
+        fields = stat[stat.rfind(")") + 2:].split()
+        if len(fields) > 1 and int(fields[1]) == pid:
+            kids.append(int(entry.name))
+    return kids
+
+
+def reap_orphans(keep: set[int] | None = None) -> int:
+    """Kill and reap children of this process that the harness does not own.
+
+    With the subreaper flag set, a student's program that double-forked to
+    escape its process group ends up here. Returns how many were killed.
+    """
+    keep = keep or set()
+    killed = 0
+    for pid in _children_of(os.getpid()):
+        if pid in keep:
+            continue
+        try:
+            os.kill(pid, signal.SIGKILL)
+            killed += 1
+        except ProcessLookupError:
+            continue
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+    return killed
+
+
+class ProcessGroup:
+    """All programs started by one test; `close` ends every one of them."""
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        self.env = env
+        self.procs: list[Proc] = []
+
+    def start(self, argv: Sequence[str], **kwargs) -> Proc:
+        kwargs.setdefault("env", self.env)
+        proc = Proc(argv, **kwargs)
+        self.procs.append(proc)
+        return proc
+
+    def close(self) -> int:
+        for proc in self.procs:
+            proc.finish()
+        return reap_orphans()

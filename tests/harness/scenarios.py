@@ -1,0 +1,166 @@
+"""Scenarios that several chapters' tests share: the argument contract every
+program has, and starting a server and waiting until it listens."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+from .feedback import HINTS, fail, show
+from .plugin import Program
+from .ports import free_port, ports_listened_by, wait_listening
+from .procs import Proc, ProcessGroup, ProgramExited, WaitTimeout
+
+EXIT_WAIT = 5.0     # seconds a program gets to exit when it should
+
+
+def listen_wait(prog: Program) -> float:
+    # a Windows program starts under Wine, which takes longer the first time
+    return 15.0 if prog.ex.kind == "windows" else 5.0
+
+
+def command_line(prog: Program, *args: str) -> str:
+    return " ".join([prog.ex.binary, *(repr(a) if not a or " " in a else a for a in args)])
+
+
+def start_server(prog: Program, procs: ProcessGroup, port: int | None = None,
+                 limit: float = 30.0) -> tuple[Proc, int]:
+    """Start a server on a free port and wait until it listens there."""
+    port = port or free_port()
+    proc = prog.start(procs, str(port), limit=limit)
+    did = f"started `{command_line(prog, str(port))}` and waited for it to listen on port {port}"
+    try:
+        wait_listening(proc, port, listen_wait(prog))
+    except ProgramExited:
+        proc.wait_exit(2)
+        fail(did=did, expected=f"a socket listening on port {port}",
+             got="the program ended before it listened", procs=[proc],
+             hint="A server must socket(), bind() to the port from argv, listen(), then "
+                  "accept(). Is the TODO still there, or did a call fail?")
+    except WaitTimeout as exc:
+        fail(did=did, expected=f"a socket listening on port {port}", got=str(exc),
+             procs=[proc], hint="Convert the port with htons() and bind before listen().")
+    return proc, port
+
+
+def _ends_with_status_1(prog: Program, procs: ProcessGroup, args: list[str],
+                        why: str, expect_in_stderr: str | None = None) -> Proc:
+    """Run the program; it must exit with status 1 and say something on
+    stderr, and never listen on a port while it runs."""
+    proc = prog.start(procs, *args, limit=EXIT_WAIT + 10)
+    deadline = time.monotonic() + EXIT_WAIT + (5 if prog.ex.kind == "windows" else 0)
+    listened: set[int] = set()
+    while proc.running() and time.monotonic() < deadline and not listened:
+        listened = ports_listened_by(proc)
+        proc.wait_exit(0.02)
+    did = f"ran `{command_line(prog, *args)}` ({why})"
+    expected = "exit status 1 with a message on stderr" + (
+        f" naming {expect_in_stderr}()" if expect_in_stderr else "")
+    if listened:
+        fail(did=did, expected=expected + ", nothing bound",
+             got=f"it is listening on port {', '.join(map(str, sorted(listened)))}",
+             procs=[proc], hint="Check the argument fully (strtol and its end pointer, the "
+                                "range 1-65535) before creating any socket.")
+    rc = proc.wait_exit(0 if not proc.running() else 0.1)
+    if rc is None:
+        fail(did=did, expected=expected, got="it was still running after "
+             f"{EXIT_WAIT:g} s", procs=[proc], hint=HINTS["timeout"])
+    err = proc.stderr_text()
+    if rc != 1 or not err.strip():
+        fail(did=did, expected=expected,
+             got=f"exit status {rc}, stderr {show(proc.stderr)}", procs=[proc])
+    if expect_in_stderr and expect_in_stderr not in err.lower():
+        fail(did=did, expected=expected, got=f"stderr {show(proc.stderr)}", procs=[proc],
+             hint=f"perror(\"{expect_in_stderr}\") names the call that failed and says why.")
+    return proc
+
+
+def check_usage(prog: Program, procs: ProcessGroup, too_many: list[str]) -> None:
+    """No arguments, and too many: `Usage:` on stderr, exit status 1."""
+    for args, why in (([], "no arguments"), (too_many, "one argument too many")):
+        proc = _ends_with_status_1(prog, procs, args, why)
+        lines = [ln.lstrip() for ln in proc.stderr_text().splitlines()]
+        if not any(ln.startswith("Usage:") for ln in lines):
+            fail(did=f"ran `{command_line(prog, *args)}` ({why})",
+                 expected="a line starting with `Usage:` on stderr",
+                 got=f"stderr {show(proc.stderr)}", procs=[proc],
+                 hint="Check argc first and print e.g. `Usage: <prog> <port>` to stderr.")
+
+
+def bad_ports(live_port: int) -> list[tuple[str, str]]:
+    """Invalid port arguments. Two are built so that a program that uses
+    atoi() (or truncates to 16 bits) lands on `live_port`, where the test
+    can see it."""
+    return [("abc", "not a number"), ("0", "port 0"), (f"{live_port}x", "trailing junk"),
+            (str(live_port + 65536), "above 65535"), ("-80", "negative"), ("", "empty")]
+
+
+def check_bad_port_server(prog: Program, procs: ProcessGroup) -> None:
+    live = free_port()
+    cases = bad_ports(live)
+    if prog.ex.kind == "windows":
+        cases = cases[:4]  # each start costs more under Wine
+    for arg, why in cases:
+        _ends_with_status_1(prog, procs, [arg], f"invalid port: {why}")
+
+
+def check_bad_port_client(prog: Program, procs: ProcessGroup) -> None:
+    """A client given an invalid port must refuse it, not connect somewhere."""
+    live = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    port = free_port()
+    live.bind(("127.0.0.1", port))
+    live.listen(8)
+    live.setblocking(False)
+    cases = bad_ports(port)
+    if prog.ex.kind == "windows":
+        cases = cases[:4]
+    try:
+        for arg, why in cases:
+            proc = prog.start(procs, "127.0.0.1", arg, limit=EXIT_WAIT + 10)
+            rc = proc.wait_exit(EXIT_WAIT + (5 if prog.ex.kind == "windows" else 0))
+            connected = False
+            try:
+                live.accept()[0].close()
+                connected = True
+            except BlockingIOError:
+                pass
+            did = f"ran `{command_line(prog, '127.0.0.1', arg)}` (invalid port: {why})"
+            if connected:
+                fail(did=did, expected="exit status 1 and a message, no connection",
+                     got=f"it connected to port {port}: the argument was not checked",
+                     procs=[proc], hint="atoi() stops at the first non-digit and never "
+                     "fails; use strtol with its end pointer and check 1-65535.")
+            if rc != 1 or not proc.stderr_text().strip():
+                fail(did=did, expected="exit status 1 with a message on stderr",
+                     got=("still running" if rc is None else f"exit status {rc}")
+                     + f", stderr {show(proc.stderr)}", procs=[proc])
+    finally:
+        live.close()
+
+
+def check_bind_fails(prog: Program, procs: ProcessGroup) -> None:
+    """The port is taken by a listening socket: bind must fail, visibly."""
+    taken = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    port = free_port()
+    taken.bind(("0.0.0.0", port))
+    taken.listen(1)
+    try:
+        _ends_with_status_1(prog, procs, [str(port)],
+                            f"port {port} is already taken by another listening socket",
+                            expect_in_stderr="bind")
+    finally:
+        taken.close()
+
+
+def check_refused(prog: Program, procs: ProcessGroup, extra_stdin: bytes = b"") -> None:
+    port = free_port()  # nothing listens there
+    proc = prog.start(procs, "127.0.0.1", str(port), limit=EXIT_WAIT + 10,
+                      stdin_data=extra_stdin)
+    rc = proc.wait_exit(EXIT_WAIT + (5 if prog.ex.kind == "windows" else 0))
+    did = f"ran `{command_line(prog, '127.0.0.1', str(port))}` with nothing listening there"
+    if rc != 1 or "connect" not in proc.stderr_text().lower():
+        fail(did=did, expected="exit status 1 and a message on stderr naming connect()",
+             got=("still running" if rc is None else f"exit status {rc}")
+             + f", stderr {show(proc.stderr)}", procs=[proc],
+             hint="Check connect()'s return value: -1 means it failed; report it with "
+                  "perror(\"connect\") and exit(1).")

@@ -132,7 +132,7 @@ def load_results(path: Path) -> tuple[dict[str, list[Outcome]], list[dict]]:
         return {}, []
     by_sub: dict[str, list[Outcome]] = defaultdict(list)
     loose = []
-    for t in data["tests"]:
+    for t in sorted(data["tests"], key=lambda t: t.get("order", 0)):
         if "submission" in t:
             by_sub[t["submission"]].append(Outcome(t["exercise"], t["test"], t.get("case", ""),
                                                    t["outcome"], t.get("message", "")))

@@ -132,4 +132,6 @@ def report(*, did: str, expected: str, got: str, procs: list[Proc] | tuple = (),
 
 def fail(**kwargs) -> None:
     """Fail the current test with a teaching message (no Python traceback)."""
-    pytest.fail(report(**kwargs), pytrace=False)
+    exc = pytest.fail.Exception(report(**kwargs), pytrace=False)
+    exc.__suppress_context__ = True  # the message says it all; no "during handling of"
+    raise exc

@@ -180,7 +180,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     keep, drop = [], []
-    for item in items:
+    for order, item in enumerate(items):
         if item.get_closest_marker("workbook_unused"):
             drop.append(item)
             continue
@@ -189,7 +189,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.user_properties += [("submission", prog.sub.name),
                                      ("exercise", prog.ex.key),
                                      ("test", item.originalname),  # type: ignore[attr-defined]
-                                     ("case", prog.case_id or "")]
+                                     ("case", prog.case_id or ""),
+                                     ("order", order)]
         keep.append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)

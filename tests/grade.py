@@ -74,10 +74,10 @@ def run_pytest(subs: list[dict], results: Path, *, extra: list[str] | None = Non
 
 def _has_windows(sub: dict) -> bool:
     chapters = sub.get("chapters")
-    only = sub.get("only_exercise")
+    only = sub.get("only_exercises")
     wanted = [e for e in chmod.EXERCISES if e.kind == "windows"
               and (chapters is None or e.chapter in chapters)
-              and (only is None or e.key == only)]
+              and (only is None or e.key in only)]
     return bool(wanted)
 
 
@@ -99,16 +99,28 @@ class Wine:
             print(paint("Setting up Wine in build/wine (once; takes a few seconds)...", DIM),
                   flush=True)
             prefix.mkdir(parents=True, exist_ok=True)
-            subprocess.run(["wineboot", "-i"], env=self.env, capture_output=True, timeout=180)
-        subprocess.run(["wineserver", "-p"], env=self.env, capture_output=True, timeout=60)
+            self._run(["wineboot", "-i"], 180)
+        # one persistent wineserver for the whole run (killed in __exit__)
+        subprocess.Popen(["wineserver", "-p"], env=self.env, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
         # boot the prefix's services now, not inside the first test
-        subprocess.run(["wine", "cmd", "/c", "exit"], env=self.env, capture_output=True,
-                       timeout=120, stdin=subprocess.DEVNULL)
+        self._run(["wine", "cmd", "/c", "exit"], 120)
         return self
+
+    def _run(self, argv: list[str], timeout: float) -> None:
+        # Wine's background services inherit stdout and stderr: never capture
+        # them, or the wait lasts as long as the services do
+        try:
+            subprocess.run(argv, env=self.env, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           timeout=timeout)
+        except subprocess.TimeoutExpired:
+            print(paint(f"warning: `{' '.join(argv)}` took over {timeout} s", YELLOW))
 
     def __exit__(self, *exc: object) -> None:
         if self.needed:
-            subprocess.run(["wineserver", "-k"], env=self.env, capture_output=True, timeout=60)
+            self._run(["wineserver", "-k"], 60)
 
 
 @dataclass
@@ -329,13 +341,11 @@ def cmd_selftest(args: argparse.Namespace) -> int:
         if not target:
             problems.append(f"{m.path.relative_to(ROOT)}: no exercise uses {m.replaces}")
             continue
-        # a mutant of a file shared by two exercises targets the one its tests belong to
-        ex = target[0] if len(target) == 1 else _exercise_for_tests(target, m.caught_by)
-        mutant_builds[m.name] = buildmod.build([ex], tree_root, work / "mutants-build" /
+        mutant_builds[m.name] = buildmod.build(target, tree_root, work / "mutants-build" /
                                                m.path.stem, werror=True)
         subs.append({"name": m.name, "kind": "mutant", "root": str(tree_root),
                      "build": str(work / "mutants-build" / m.path.stem),
-                     "only_exercise": ex.key, "only_tests": m.caught_by})
+                     "only_exercises": [e.key for e in target], "only_tests": m.caught_by})
     print(paint(f"  built in {time.monotonic() - t0:.1f} s; running the tests...", DIM),
           flush=True)
 
@@ -372,19 +382,22 @@ def cmd_selftest(args: argparse.Namespace) -> int:
         checks.bad("mutant headers", p)
     for m in mutants:
         outs = by_sub.get(m.name, [])
-        b = next(iter(mutant_builds.get(m.name, {}).values()), None)
-        if b is not None and not b.ok:
-            checks.bad(f"{m.name} compiles", b.log[:1500])
+        broken = [b for b in mutant_builds.get(m.name, {}).values() if not b.ok]
+        if broken:
+            checks.bad(f"{m.name} compiles", broken[0].log[:1500])
             continue
-        ran = {o.label for o in outs} | {o.test for o in outs}
+        # a test is one function: caught when any of its variants fails
+        verdict: dict[str, bool] = {}
+        for o in outs:
+            for name in (o.label, o.test):
+                if name in m.caught_by:
+                    verdict[name] = verdict.get(name, False) or o.outcome == "failed"
         for t in m.caught_by:
-            if t not in ran:
+            if t not in verdict:
                 checks.bad(f"{m.name}: {t}", "no such test ran for this exercise")
-        caught = [o for o in outs if o.outcome == "failed"]
-        escaped = [o.label for o in outs if o.outcome == "passed"]
-        checks.record(f"{m.name} is caught ({m.mistake})", bool(outs) and not escaped,
+        escaped = [t for t, caught in verdict.items() if not caught]
+        checks.record(f"{m.name} is caught ({m.mistake})", bool(verdict) and not escaped,
                       f"passed: {', '.join(escaped)}" if escaped else "no test ran")
-        del caught
 
     # 4. every behaviour test can fail: on the starter or on some mutant
     failed_somewhere = {(o.exercise, o.test, o.case) for s, outs in by_sub.items()
@@ -399,14 +412,6 @@ def cmd_selftest(args: argparse.Namespace) -> int:
         checks.record(f"harness: {t['nodeid'].split('::')[-1]}", t["outcome"] == "passed",
                       t.get("message", ""))
     return checks.finish(t0)
-
-
-def _exercise_for_tests(candidates: list[chmod.Exercise], tests: list[str]) -> chmod.Exercise:
-    names = {t.split("[")[0] for t in tests}
-    for e in candidates:
-        if any(n.startswith(f"test_{e.name}") or n.startswith(f"test_{e.role}") for n in names):
-            return e
-    return candidates[0]
 
 
 def _indent(text: str, n: int = 30) -> str:

@@ -193,17 +193,20 @@ def test_echo_server_survives_reset(prog, procs):
     with sock:
         _expect_echo(prog, server, sock, random_text(30), did)
 
-    # client 3 sends, reads nothing and closes: its kernel answers the
-    # echo with a reset, and the server's next write gets EPIPE (SIGPIPE)
-    with connect(port, timeout=5 * slow) as quitter:
-        quitter.sendall(random_text(2000))
-        wait_peer_read_all(quitter, timeout=2 * slow)
-    did = "client 3 sent data and closed without reading the echo; client 4 then connected"
+    # clients 3-5 send more than one read()'s worth and close at once: their
+    # FIN arrives first, then the RST with which their kernel answers the
+    # first echo, so the server's next write() fails with EPIPE and raises
+    # SIGPIPE, which kills a server that does not ignore it
+    for _ in range(3):
+        with connect(port, timeout=5 * slow) as quitter:
+            quitter.sendall(random_text(3000))
+    did = ("clients 3, 4 and 5 each sent 3000 bytes and closed at once, without reading "
+           "the echo; client 6 then connected")
     try:
         sock = connect(port, timeout=5 * slow)
     except OSError as exc:
-        fail(did=did, expected="the server to accept client 4",
-             got=f"{exc.strerror or exc}", procs=[server])
+        fail(did=did, expected="the server to accept client 6",
+             got=f"{exc.strerror or exc}", procs=[server], hint=HINTS["refused"])
     with sock:
         _expect_echo(prog, server, sock, random_text(30), did)
 

@@ -22,7 +22,7 @@ Only the Python standard library is used.
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 # TCP flag bits (byte 13 of the TCP header; AE is bit 8 of the 12-bit field),
@@ -53,12 +53,18 @@ _PCAP_MAGICS = {
 _PCAPNG_MAGIC = bytes.fromhex("0a0d0d0a")
 
 _FIELDS: tuple[str, ...] = (
-    "frame.number", "frame.time_epoch", "frame.protocols",
+    "frame.number", "frame.time_epoch", "frame.protocols", "frame.len", "ip.len",
     "ip.src", "ip.dst", "tcp.srcport", "tcp.dstport", "tcp.flags",
     "tcp.seq_raw", "tcp.ack_raw", "tcp.payload",
     "ip.checksum", "ip.checksum_calculated", "ip.checksum.status",
     "tcp.checksum", "tcp.checksum_calculated", "tcp.checksum.status",
+    "_ws.expert.message", "_ws.expert.severity",
 )
+# Expert severities (epan/proto.h): chat 0x00200000, note 0x00400000,
+# warn 0x00600000, error 0x00800000. Only warnings and errors are kept.
+_EXPERT_WARN = 0x00600000
+# tshark joins repeated occurrences of a field with this character.
+_AGGREGATOR = "\x1f"
 
 
 class PcapReadError(Exception):
@@ -92,6 +98,9 @@ class Frame:
     ip_checksum_calculated: int | None = None
     tcp_checksum: int | None = None
     tcp_checksum_calculated: int | None = None
+    frame_len: int | None = None
+    ip_len: int | None = None
+    expert: tuple[str, ...] = field(default_factory=tuple)  # tshark's warnings
 
     @property
     def is_tcp(self) -> bool:
@@ -124,7 +133,8 @@ class Expected:
 def _check_magic(pcap: Path) -> None:
     """Refuse files tshark would misread or read as something else."""
     try:
-        head = pcap.read_bytes()[:4]
+        with pcap.open("rb") as f:
+            head = f.read(4)
     except OSError as exc:
         raise PcapReadError(f"cannot open {pcap}: {exc.strerror}") from exc
     if not head:
@@ -165,7 +175,16 @@ def _status(text: str) -> bool | None:
 def _parse_line(line: str) -> Frame:
     cols = line.split("\t")
     cols += [""] * (len(_FIELDS) - len(cols))
-    get = dict(zip(_FIELDS, cols))
+    every = dict(zip(_FIELDS, cols))
+    # Keep the first occurrence of each field (an ICMP error, say, quotes a
+    # second IP header), but every expert message.
+    get = {name: value.split(_AGGREGATOR)[0] for name, value in every.items()}
+    messages = every["_ws.expert.message"].split(_AGGREGATOR)
+    severities = every["_ws.expert.severity"].split(_AGGREGATOR)
+    expert = tuple(dict.fromkeys(
+        message for message, severity in zip(messages, severities)
+        if message and (_int_or_none(severity) or 0) >= _EXPERT_WARN
+    ))
     hex_payload = get["tcp.payload"].replace(":", "")
     try:
         payload = bytes.fromhex(hex_payload)
@@ -195,6 +214,9 @@ def _parse_line(line: str) -> Frame:
         ip_checksum_calculated=_int_or_none(get["ip.checksum_calculated"], 16),
         tcp_checksum=_int_or_none(get["tcp.checksum"], 16),
         tcp_checksum_calculated=_int_or_none(get["tcp.checksum_calculated"], 16),
+        frame_len=_int_or_none(get["frame.len"]),
+        ip_len=_int_or_none(get["ip.len"]),
+        expert=expert,
     )
 
 
@@ -215,8 +237,8 @@ def read_frames(pcap: Path, tshark: str = "tshark", timeout: float = 10) -> list
         "-o", "ip.check_checksum:TRUE",
         "-o", "tcp.check_checksum:TRUE",
         "-o", "tcp.desegment_tcp_streams:FALSE",
-        "-T", "fields", "-E", "separator=/t", "-E", "occurrence=f",
-        "-E", "header=n",
+        "-T", "fields", "-E", "separator=/t", "-E", "occurrence=a",
+        "-E", f"aggregator={_AGGREGATOR}", "-E", "header=n",
     ]
     for name in _FIELDS:
         cmd += ["-e", name]
@@ -273,12 +295,10 @@ def expected_conversation(
     c, s = client_isn, server_isn
     lq, lr = len(request), len(reply)
     syn = (1, "")
-    req = (lq, " request bytes")
-    rep = (lr, " reply bytes")
+    req = (lq, " request byte" + ("s" if lq != 1 else ""))
+    rep = (lr, " reply byte" + ("s" if lr != 1 else ""))
     fin = (1, "")
 
-    c_isn = (c, f"client ISN {c}")
-    s_isn = (s, f"server ISN {s}")
     c_data, c_data_t = _plus("client ISN", c, syn)
     s_data, s_data_t = _plus("server ISN", s, syn)
     c_fin, c_fin_t = _plus("client ISN", c, syn, req)
@@ -298,11 +318,11 @@ def expected_conversation(
     return [
         e(1, True, TCP_SYN,
           "connect() opens with a SYN alone: there is nothing to acknowledge yet",
-          (c_isn[0], f"{c_isn[1]}: a SYN carries the sender's initial sequence number"),
+          (c, f"client ISN {c}: a SYN carries the sender's initial sequence number"),
           (0, "0: the ACK flag is off, so the field means nothing and is left zero")),
         e(2, False, TCP_SYN | TCP_ACK,
           "the server opens its own direction (SYN) and acknowledges the client's SYN (ACK)",
-          (s_isn[0], f"{s_isn[1]}: a SYN carries the sender's initial sequence number"),
+          (s, f"server ISN {s}: a SYN carries the sender's initial sequence number"),
           (c_data, f"{c_data_t}: {syn_used}")),
         e(3, True, TCP_ACK,
           "the client acknowledges the server's SYN, which completes the handshake",
@@ -355,12 +375,25 @@ def _count_problem(frames: list[Frame]) -> list[str]:
 
 
 def _not_tcp(frame: Frame, label: str) -> str:
-    return (
-        f"{label}: tshark found no TCP segment in it (it sees "
-        f"{frame.protocols or 'nothing'}). Check the EtherType (0x0800 for "
-        "IPv4), the first IPv4 byte (0x45), the IPv4 total length (header + "
-        "segment) and the protocol number (6 for TCP)"
-    )
+    """Why tshark could not read a TCP header in this frame, as far as we can tell."""
+    layers = frame.protocols.split(":") if frame.protocols else []
+    text = f"{label}: tshark could not read a TCP segment in it (it sees {frame.protocols or 'nothing'}"
+    text += f"; it says: {'; '.join(frame.expert)})" if frame.expert else ")"
+    if "ip" in layers and (frame.ip_len is not None and frame.frame_len is not None
+                           and frame.ip_len != frame.frame_len - 14):
+        return text + (f". The IPv4 total length says {frame.ip_len} bytes, but "
+                       f"{frame.frame_len - 14} follow the Ethernet header: the "
+                       "total length counts the IPv4 header and the whole segment")
+    if "tcp" in layers:
+        return text + (". The TCP header is there but unreadable: check the data "
+                       "offset (high 4 bits of byte 12, in 32-bit words: 5)")
+    if "ip" in layers:
+        return text + ". Check the IPv4 protocol number (6 for TCP)"
+    if "eth" in layers:
+        return text + (". Check the EtherType (bytes 12-13 of the frame: 08 00 for "
+                       "IPv4, big-endian) and the first IPv4 byte (0x45)")
+    return text + (". Check the link type in the pcap file header (1 for "
+                   "Ethernet) and that each frame starts with its Ethernet header")
 
 
 def _pairs(frames: list[Frame]) -> list[tuple[Frame, Expected]]:
@@ -515,14 +548,14 @@ def check_payloads(frames: list[Frame], request: bytes, reply: bytes) -> list[st
 
 
 def _direction(frame: Frame, client: tuple[str, int], server: tuple[str, int]) -> str:
-    ends = ((frame.src, frame.sport), (frame.dst, frame.dport))
-    if ends == (client, server):
+    """C->S or S->C by IP address (ports are checked by check_flags)."""
+    if (frame.src, frame.dst) == (client[0], server[0]):
         return "C->S"
-    if ends == (server, client):
+    if (frame.src, frame.dst) == (server[0], client[0]):
         return "S->C"
     if not frame.src:
         return "?"
-    return f"{_endpoint(*ends[0])}->{_endpoint(*ends[1])}"
+    return f"{frame.src}->{frame.dst}"
 
 
 def _ok(status: bool | None) -> str:
@@ -535,19 +568,25 @@ def describe(
     server: tuple[str, int] = SERVER,
 ) -> str:
     """A table of the frames as tshark saw them, one line each."""
-    header = (
-        f"{'no.':>3}  {'dir':<5} {'flags':<8} {'seq':>10} {'ack':>10} "
-        f"{'len':>4}  {'ip csum':<7}  {'tcp csum':<8}"
-    )
-    lines = [header]
+    rows = [("no.", "dir", "flags", "seq", "ack", "len", "ip csum", "tcp csum", "notes")]
     for f in frames:
-        seq = "?" if f.seq is None else str(f.seq)
-        ack = "?" if f.ack is None else str(f.ack)
-        lines.append(
-            f"{f.number:>3}  {_direction(f, client, server):<5} "
-            f"{flag_names(f.flags):<8} {seq:>10} {ack:>10} {len(f.payload):>4}  "
-            f"{_ok(f.ip_checksum_ok):<7}  {_ok(f.tcp_checksum_ok):<8}"
-        )
+        notes = "; ".join(f.expert)
+        if not f.is_tcp:
+            notes = f"[{f.protocols or 'nothing'}] {notes}".rstrip()
+        rows.append((
+            str(f.number), _direction(f, client, server), flag_names(f.flags),
+            "?" if f.seq is None else str(f.seq), "?" if f.ack is None else str(f.ack),
+            str(len(f.payload)), _ok(f.ip_checksum_ok), _ok(f.tcp_checksum_ok), notes,
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    right = {0, 3, 4, 5}    # numbers line up on the right
+    lines = []
+    for row in rows:
+        cells = [
+            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
+            for i, cell in enumerate(row[:-1])
+        ]
+        lines.append(("  ".join(cells) + "  " + row[-1]).rstrip())
     if not frames:
-        lines.append("  (no frames)")
+        lines.append("(no frames)")
     return "\n".join(lines)

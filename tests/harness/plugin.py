@@ -35,22 +35,22 @@ class Submission:
     root: Path                 # folder holding the chapter folders
     build: Path                # build folder
     chapters: list[str] | None = None
-    only_exercise: str | None = None   # mutants: the exercise they replace
+    only_exercises: list[str] | None = None   # mutants: the exercises they change
     only_tests: list[str] = field(default_factory=list)
     sanitize: bool = False
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "Submission":
         return cls(d["name"], d["kind"], Path(d["root"]), Path(d["build"]),
-                   d.get("chapters"), d.get("only_exercise"), d.get("only_tests", []),
+                   d.get("chapters"), d.get("only_exercises"), d.get("only_tests", []),
                    d.get("sanitize", False))
 
     def selects(self, ex: Exercise, test: str, case: str | None) -> bool:
         if self.chapters is not None and ex.chapter not in self.chapters:
             return False
-        if self.only_exercise is None:
+        if self.only_exercises is None:
             return True
-        return ex.key == self.only_exercise and (
+        return ex.key in self.only_exercises and (
             test in self.only_tests or f"{test}[{case}]" in self.only_tests)
 
 

@@ -1,0 +1,153 @@
+"""Chapter 00: the layered model. wire.c is graded by Check unit tests
+(tests/check/test_wire.c); tcp_conversation's pcap file is read by tshark, a
+real dissector (contract: chapters/00_layered_model/README.md)."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import secrets
+import xml.etree.ElementTree as ET
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+from harness import pcapcheck
+from harness.chapters import CHECK_SUITES, ROOT
+from harness.feedback import describe_exit, fail, show, tail
+from harness.net import random_text
+from harness.procs import ProcessGroup
+from harness.scenarios import check_usage
+
+CHECK_TIMEOUT = 5      # seconds per Check test (CK_DEFAULT_TIMEOUT)
+SUITE_LIMIT = 60       # seconds for the whole Check run
+
+
+# -- wire.c: Check unit tests, one pytest test per Check test ------------------------
+
+@lru_cache(maxsize=None)
+def _check_tests(suite: str) -> tuple[str, ...]:
+    text = (ROOT / suite).read_text()
+    return tuple(re.findall(r"tcase_add_test\s*\(\s*\w+\s*,\s*(\w+)\s*\)", text))
+
+
+def cases(ex):
+    if ex.kind == "check":
+        return [(name, name) for name in _check_tests(CHECK_SUITES[ex.name])]
+    return [(None, None)]
+
+
+def _run_suite(prog, binary: str) -> dict[str, tuple[str, str]]:
+    """Run the Check binary once per build (whichever worker gets there first)
+    and return {test: (result, message)}."""
+    out = Path(binary).with_suffix(".xml")
+    with open(Path(binary).with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not out.exists() or out.stat().st_mtime < Path(binary).stat().st_mtime:
+            tmp = out.with_suffix(".tmp.xml")
+            tmp.unlink(missing_ok=True)
+            env = dict(prog.env, CK_FORK="yes", CK_DEFAULT_TIMEOUT=str(CHECK_TIMEOUT),
+                       CK_XML_LOG_FILE_NAME=str(tmp), CK_VERBOSITY="silent")
+            group = ProcessGroup()
+            try:
+                proc = group.start([binary], env=env, limit=SUITE_LIMIT, label="check_wire")
+                proc.wait_exit(SUITE_LIMIT + 5)
+            finally:
+                group.close()
+            if not tmp.exists():
+                pytest.fail(f"the Check tests of wire.c did not finish ({describe_exit(proc)}):"
+                            f"\n{tail(proc.stderr_text())}", pytrace=False)
+            tmp.replace(out)
+    results = {}
+    ns = {"c": "http://check.sourceforge.net/ns"}
+    for test in ET.parse(out).getroot().iter("{http://check.sourceforge.net/ns}test"):
+        name = test.findtext("c:id", "", ns)
+        results[name] = (test.get("result", ""), test.findtext("c:message", "", ns),
+                         test.findtext("c:fn", "", ns))
+    return results
+
+
+@pytest.mark.role("wire")
+def test_wire(prog):
+    binary = prog.require_build()
+    results = _run_suite(prog, binary)
+    if prog.case not in results:
+        pytest.fail(f"the Check test {prog.case} did not run (did wire.c crash the test "
+                    "program?)", pytrace=False)
+    result, message, where = results[prog.case]
+    if result != "success":
+        kind = "crashed or timed out" if result == "error" else "failed"
+        pytest.fail(f"Check test {prog.case} {kind} ({where}):\n  {message}\n"
+                    f"The test is in tests/check/test_wire.c; your code in "
+                    f"chapters/00_layered_model/wire.c.", pytrace=False)
+
+
+# -- tcp_conversation: the pcap, read by tshark ------------------------------------
+
+def _conversation(prog, procs, tmp_path: Path):
+    """Run the program with random numbers and messages; return what tshark
+    read from its file, and the inputs."""
+    client_isn = secrets.randbelow(1 << 32)
+    server_isn = (1 << 32) - 1 - secrets.randbelow(3)  # sequence numbers wrap around
+    if secrets.randbelow(2):
+        client_isn, server_isn = server_isn, client_isn
+    request = random_text(1 + secrets.randbelow(120)).strip() or b"GET"
+    reply = random_text(1 + secrets.randbelow(150)).strip() or b"OK"
+    pcap = tmp_path / "conversation.pcap"
+    args = [str(pcap), str(client_isn), str(server_isn), request.decode(), reply.decode()]
+    proc = prog.start(procs, *args, limit=20)
+    rc = proc.wait_exit(15)
+    did = (f"ran `tcp_conversation out.pcap {client_isn} {server_isn} "
+           f"{request.decode()!r} {reply.decode()!r}`")
+    if rc != 0 or not pcap.exists():
+        fail(did=did, expected="exit status 0 and the pcap file written",
+             got=("no file, " if not pcap.exists() else "") + describe_exit(proc), procs=[proc])
+    try:
+        frames = pcapcheck.read_frames(pcap)
+    except Exception as exc:  # tshark's own words on why it cannot read the file
+        fail(did=did + " and read the file with tshark",
+             expected="a pcap file tshark can read", got=str(exc), procs=[proc],
+             hint="Check pcap_write_header: magic 0xa1b2c3d4, version 2.4, link type 1.")
+    return frames, (client_isn, server_isn, request, reply), did
+
+
+def _judge(did: str, what: str, problems: list[str], frames) -> None:
+    if problems:
+        fail(did=did + " and read the file with tshark", expected=what,
+             got="\n  " + "\n  ".join(problems[:8])
+             + f"\nThe frames as tshark sees them:\n{pcapcheck.describe(frames)}")
+
+
+@pytest.mark.role("tcp_conversation")
+def test_conversation_usage(prog, procs):
+    check_usage(prog, procs, ["out.pcap", "1", "2", "hi", "ho", "extra"])
+
+
+@pytest.mark.role("tcp_conversation")
+def test_conversation_flags(prog, procs, tmp_path):
+    frames, _, did = _conversation(prog, procs, tmp_path)
+    _judge(did, "10 frames: SYN, SYN+ACK, ACK, PSH+ACK, PSH+ACK, ACK, FIN+ACK, ACK, "
+                "FIN+ACK, ACK", pcapcheck.check_flags(frames), frames)
+
+
+@pytest.mark.role("tcp_conversation")
+def test_conversation_numbers(prog, procs, tmp_path):
+    frames, (cisn, sisn, req, rep), did = _conversation(prog, procs, tmp_path)
+    _judge(did, "sequence and acknowledgement numbers that follow from the ISNs",
+           pcapcheck.check_numbers(frames, cisn, sisn, req, rep), frames)
+
+
+@pytest.mark.role("tcp_conversation")
+def test_conversation_checksums(prog, procs, tmp_path):
+    frames, _, did = _conversation(prog, procs, tmp_path)
+    _judge(did, "valid IPv4 and TCP checksums in every frame",
+           pcapcheck.check_checksums(frames), frames)
+
+
+@pytest.mark.role("tcp_conversation")
+def test_conversation_payloads(prog, procs, tmp_path):
+    frames, (_, _, req, rep), did = _conversation(prog, procs, tmp_path)
+    _judge(did, f"the request {show(req)} in frame 4 and the reply {show(rep)} in frame 5",
+           pcapcheck.check_payloads(frames, req, rep), frames)

@@ -13,6 +13,7 @@ from typing import Callable
 from .ports import free_port
 
 HOST = "127.0.0.1"
+IDLE = 2.0  # seconds of silence in the middle of a reply that mean "no more is coming"
 
 
 def connect(port: int, timeout: float = 5.0) -> socket.socket:
@@ -28,16 +29,33 @@ def reset(sock: socket.socket) -> None:
     sock.close()
 
 
-def recv_exact(sock: socket.socket, n: int, timeout: float) -> tuple[bytes, str]:
+TCP_FIN_WAIT2 = 5
+
+
+def wait_fin_acked(sock: socket.socket, timeout: float) -> bool:
+    """After shutdown(SHUT_WR): wait until the peer's kernel has acknowledged
+    all our data and our FIN (our side is in FIN_WAIT2)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
+        if state == TCP_FIN_WAIT2:
+            return True
+    return False
+
+
+def recv_exact(sock: socket.socket, n: int, timeout: float, *, idle: float | None = None,
+               expect: bytes | None = None) -> tuple[bytes, str]:
     """Read n bytes; returns (data, why) where why is "" when all n came,
-    else "eof", "timeout" or "reset"."""
+    else "eof", "timeout", "reset", or "mismatch" (the bytes so far differ
+    from `expect`: no need to wait for the rest). With `idle`, also stop
+    when nothing arrives for that long."""
     buf = bytearray()
     deadline = time.monotonic() + timeout
     while len(buf) < n:
         left = deadline - time.monotonic()
         if left <= 0:
             return bytes(buf), "timeout"
-        sock.settimeout(left)
+        sock.settimeout(min(left, idle) if idle else left)
         try:
             chunk = sock.recv(min(65536, n - len(buf)))
         except socket.timeout:
@@ -46,7 +64,10 @@ def recv_exact(sock: socket.socket, n: int, timeout: float) -> tuple[bytes, str]
             return bytes(buf), "reset"
         if not chunk:
             return bytes(buf), "eof"
+        start = len(buf)
         buf += chunk
+        if expect is not None and buf[start:] != expect[start:len(buf)]:
+            return bytes(buf), "mismatch"
     return bytes(buf), ""
 
 
@@ -78,7 +99,8 @@ def exchange(sock: socket.socket, payload: bytes, timeout: float) -> tuple[bytes
     deadlock against a client that only writes)."""
     result: dict[str, tuple[bytes, str]] = {}
     reader = threading.Thread(
-        target=lambda: result.setdefault("r", recv_exact(sock, len(payload), timeout)),
+        target=lambda: result.setdefault("r", recv_exact(sock, len(payload), timeout,
+                                                         idle=IDLE, expect=payload)),
         daemon=True)
     reader.start()
     try:

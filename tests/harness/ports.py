@@ -2,9 +2,9 @@
 
 Ports come from 20000-32767, below Linux's ephemeral range (32768-60999), so
 they never collide with the ports the kernel gives to connect(). Each test
-process (pytest worker) takes its own block of that range, picked from its
-pid, and checks every port by binding it (without SO_REUSEADDR, so a port
-with a connection in TIME_WAIT is skipped too).
+process (pytest worker) takes its own block of that range, and checks every
+port by binding it (without SO_REUSEADDR, so a port with a connection in
+TIME_WAIT is skipped too).
 
 Whether a server is listening is read from /proc/net/tcp rather than found
 out with a probe connect(): a probe would use up the one accept() of a
@@ -39,9 +39,21 @@ def _port_is_free(port: int) -> bool:
     return True
 
 
+def _block() -> int:
+    """This test process's block of ports. pytest-xdist workers of one run
+    get consecutive blocks from a base picked by the run; outside xdist the
+    pid picks it. The bind check in free_port covers the rare overlap of
+    two runs at once."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if worker.startswith("gw") and run:
+        return (int(run[:8], 16) + int(worker[2:])) % _BLOCKS
+    return os.getpid() % _BLOCKS
+
+
 def free_port() -> int:
-    """A port that nothing uses now, unique within this test process."""
-    block = os.getpid() % _BLOCKS
+    """A port that nothing uses now, unique within this test run."""
+    block = _block()
     key = str(block)
     start = LOW + block * BLOCK
     offset = _next.get(key, 0)
@@ -196,3 +208,31 @@ def unread_by_server(client: socket.socket) -> int | None:
     me, peer = client.getsockname()[:2], client.getpeername()[:2]
     entry = connection(peer, me)
     return None if entry is None else entry.rx_queue
+
+
+def wait_accepted(proc: Proc, port: int, timeout: float) -> bool:
+    """Wait until the server on `port` has accept()ed every connection that
+    reached it: for a listening socket the kernel reports the length of its
+    accept queue as rx_queue. (Under Wine the accepted socket belongs to the
+    wineserver, so looking at the program's own descriptors would not do.)"""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        queued = [e.rx_queue for e in tcp_table() if e.state == LISTEN and e.local[1] == port]
+        if queued and max(queued) == 0:
+            return True
+        if not proc.running():
+            return False
+        time.sleep(POLL)  # polling /proc: there is no event to wait on
+    return False
+
+
+def wait_gone(client: tuple[str, int], server: tuple[str, int], timeout: float) -> bool:
+    """Wait until the server side of the connection between these addresses
+    is closed (after a reset it is, whatever the program does)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        entry = connection(server, client)
+        if entry is None or entry.state == 0x07:
+            return True
+        time.sleep(POLL)  # polling /proc: there is no event to wait on
+    return False

@@ -11,7 +11,7 @@ from .plugin import Program
 from .ports import free_port, ports_listened_by, wait_listening
 from .procs import Proc, ProcessGroup, ProgramExited, WaitTimeout
 
-EXIT_WAIT = 5.0     # seconds a program gets to exit when it should
+EXIT_WAIT = 3.0     # seconds a program gets to exit when it should (it needs milliseconds)
 
 
 def listen_wait(prog: Program) -> float:
@@ -48,7 +48,7 @@ def _ends_with_status_1(prog: Program, procs: ProcessGroup, args: list[str],
     """Run the program; it must exit with status 1 and say something on
     stderr, and never listen on a port while it runs."""
     proc = prog.start(procs, *args, limit=EXIT_WAIT + 10)
-    deadline = time.monotonic() + EXIT_WAIT + (5 if prog.ex.kind == "windows" else 0)
+    deadline = time.monotonic() + EXIT_WAIT + (3 if prog.ex.kind == "windows" else 0)
     listened: set[int] = set()
     while proc.running() and time.monotonic() < deadline and not listened:
         listened = ports_listened_by(proc)
@@ -117,13 +117,16 @@ def check_bad_port_client(prog: Program, procs: ProcessGroup) -> None:
     try:
         for arg, why in cases:
             proc = prog.start(procs, "127.0.0.1", arg, limit=EXIT_WAIT + 10)
-            rc = proc.wait_exit(EXIT_WAIT + (5 if prog.ex.kind == "windows" else 0))
-            connected = False
-            try:
-                live.accept()[0].close()
-                connected = True
-            except BlockingIOError:
-                pass
+            deadline = time.monotonic() + EXIT_WAIT + (3 if prog.ex.kind == "windows" else 0)
+            connected, rc = False, None
+            while not connected and time.monotonic() < deadline:
+                rc = proc.wait_exit(0.02)
+                try:
+                    live.accept()[0].close()
+                    connected = True
+                except BlockingIOError:
+                    if rc is not None:
+                        break
             did = f"ran `{command_line(prog, '127.0.0.1', arg)}` (invalid port: {why})"
             if connected:
                 fail(did=did, expected="exit status 1 and a message, no connection",
@@ -156,7 +159,7 @@ def check_refused(prog: Program, procs: ProcessGroup, extra_stdin: bytes = b"") 
     port = free_port()  # nothing listens there
     proc = prog.start(procs, "127.0.0.1", str(port), limit=EXIT_WAIT + 10,
                       stdin_data=extra_stdin)
-    rc = proc.wait_exit(EXIT_WAIT + (5 if prog.ex.kind == "windows" else 0))
+    rc = proc.wait_exit(EXIT_WAIT + (3 if prog.ex.kind == "windows" else 0))
     did = f"ran `{command_line(prog, '127.0.0.1', str(port))}` with nothing listening there"
     if rc != 1 or "connect" not in proc.stderr_text().lower():
         fail(did=did, expected="exit status 1 and a message on stderr naming connect()",

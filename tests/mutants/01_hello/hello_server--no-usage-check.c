@@ -22,7 +22,8 @@
 #include <stdio.h>       /* fprintf(), perror() */
 #include <stdlib.h>      /* exit(), strtoul() */
 #include <string.h>      /* memset(), strlen() */
-#include <sys/socket.h>  /* socket(), setsockopt(), bind(), listen(), accept() */
+#include <sys/socket.h>  /* socket(), setsockopt(), bind(), listen(),
+                            accept() */
 #include <unistd.h>      /* write(), close() */
 
 #define BACKLOG 5        /* connection requests the kernel may queue for us */

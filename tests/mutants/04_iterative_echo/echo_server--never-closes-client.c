@@ -24,7 +24,8 @@
 #include <stdio.h>       /* printf(), fprintf(), perror(), setvbuf() */
 #include <stdlib.h>      /* exit(), strtoul() */
 #include <string.h>      /* memset(), strerror() */
-#include <sys/socket.h>  /* socket(), setsockopt(), bind(), listen(), accept() */
+#include <sys/socket.h>  /* socket(), setsockopt(), bind(), listen(),
+                            accept() */
 #include <unistd.h>      /* read(), write(), close() */
 
 #define BACKLOG 5        /* connection requests the kernel may queue for us */
@@ -100,7 +101,7 @@ static int write_all(int fd, const char *buf, size_t len)
  * is gone (ECONNRESET, EPIPE): we say so on stderr and return, so that the
  * server goes on with the next client instead of dying.
  */
-static void echo_client(int conn_fd, int client)
+static void serve_client(int conn_fd, int client)
 {
     char buf[BUF_SIZE];
     ssize_t n;
@@ -209,7 +210,7 @@ int main(int argc, char *argv[])
         served++;
         printf("Connected client %d\n", served);
 
-        echo_client(conn_fd, served);
+        serve_client(conn_fd, served);
 
     }
 

@@ -35,7 +35,8 @@
 
 /*
  * winsock2.h must come before windows.h: windows.h on its own pulls in the
- * old Winsock 1 header (winsock.h), whose declarations clash with Winsock 2.
+ * old Winsock 1 header (winsock.h), whose declarations clash with Winsock 2
+ * (mingw-w64 warns "Please include winsock2.h before windows.h").
  */
 #include <winsock2.h>   /* WSAStartup(), SOCKET, socket(), connect(), recv(),
                            send(), closesocket(), WSAGetLastError(),

@@ -24,7 +24,8 @@
 
 /*
  * winsock2.h must come before windows.h: windows.h on its own pulls in the
- * old Winsock 1 header (winsock.h), whose declarations clash with Winsock 2.
+ * old Winsock 1 header (winsock.h), whose declarations clash with Winsock 2
+ * (mingw-w64 warns "Please include winsock2.h before windows.h").
  */
 #include <winsock2.h>   /* WSAStartup(), SOCKET, socket(), bind(), listen(),
                            accept(), recv(), send(), closesocket(),
@@ -121,7 +122,7 @@ static int parse_port(const char *text, unsigned short *port)
  * or send(). (WSAEINTR exists, but only WSACancelBlockingCall() of the old
  * Winsock 1.1 produces it.)
  */
-static void echo_client(SOCKET conn_sock, int client_no)
+static void serve_client(SOCKET conn_sock, int client_no)
 {
     char buf[BUF_SIZE];
     int n, sent, m;
@@ -183,7 +184,7 @@ int main(int argc, char *argv[])
      * No SIGPIPE here. On POSIX, writing to a connection the client has
      * reset raises SIGPIPE, whose default action kills the whole server, so
      * echo_server.c ignores it. Windows has no SIGPIPE: send() simply fails
-     * with WSAECONNRESET or WSAECONNABORTED, and echo_client() above treats
+     * with WSAECONNRESET or WSAECONNABORTED, and serve_client() above treats
      * that as "this client is gone".
      */
 
@@ -272,7 +273,7 @@ int main(int argc, char *argv[])
         printf("Connected client %d\n", served);
         fflush(stdout);
 
-        echo_client(conn_sock, served);
+        serve_client(conn_sock, served);
 
         /* closesocket(), not close(): a SOCKET is not a C runtime file. */
         if (closesocket(conn_sock) == SOCKET_ERROR) {

@@ -1,8 +1,3 @@
-/* MUTANT of solutions/00_layered_model/tcp_conversation.c
- * mistake: parses the ISNs with strtoul() and uses the result unchecked, so "abc" becomes 0 and 4294967296 wraps
- * clause: an ISN that is not a decimal number 0..4294967295 -> message on stderr, exit 1
- * caught-by: test_conversation_usage
- */
 /* tcp_conversation.c - write every frame of one short TCP conversation to a
  * pcap file, building each Ethernet, IPv4 and TCP header by hand.
  *
@@ -67,7 +62,20 @@ static void usage(void)
  * quietly at the first non-digit, so check the characters first. */
 static int parse_u32(const char *text, uint32_t *out)
 {
-    *out = (uint32_t)strtoul(text, NULL, 10);
+    const char *p;
+    unsigned long long value;
+
+    if (*text == '\0')
+        return -1;
+    for (p = text; *p != '\0'; p++)
+        if (!isdigit((unsigned char)*p))
+            return -1;
+
+    errno = 0;
+    value = strtoull(text, NULL, 10);
+    if (errno == ERANGE || value > UINT32_MAX)
+        return -1;
+    *out = (uint32_t)value;
     return 0;
 }
 

@@ -261,7 +261,9 @@ def starter_tree(dest: Path) -> Path:
         data = subprocess.run(["git", "archive", "HEAD", "chapters"], cwd=ROOT,
                               capture_output=True, check=True).stdout
         with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-            tar.extractall(dest, filter="data")
+            # filter= exists from Python 3.11.4 (and in security updates)
+            extra = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+            tar.extractall(dest, **extra)
         # files not committed yet (a maintainer's new chapter) come from the tree
         for f in (ROOT / "chapters").rglob("*"):
             target = dest / f.relative_to(ROOT)

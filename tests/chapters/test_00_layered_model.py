@@ -5,7 +5,6 @@ real dissector (contract: chapters/00_layered_model/README.md)."""
 from __future__ import annotations
 
 import fcntl
-import os
 import re
 import secrets
 import xml.etree.ElementTree as ET
@@ -19,7 +18,7 @@ from harness.chapters import CHECK_SUITES, ROOT
 from harness.feedback import describe_exit, fail, show, tail
 from harness.net import random_text
 from harness.procs import ProcessGroup
-from harness.scenarios import check_usage
+from harness.scenarios import ends_with_status_1, check_usage
 
 CHECK_TIMEOUT = 5      # seconds per Check test (CK_DEFAULT_TIMEOUT)
 SUITE_LIMIT = 60       # seconds for the whole Check run
@@ -123,6 +122,14 @@ def _judge(did: str, what: str, problems: list[str], frames) -> None:
 @pytest.mark.role("tcp_conversation")
 def test_conversation_usage(prog, procs):
     check_usage(prog, procs, ["out.pcap", "1", "2", "hi", "ho", "extra"])
+
+
+@pytest.mark.role("tcp_conversation")
+def test_conversation_bad_isn(prog, procs, tmp_path):
+    for bad in ("abc", "-1", "4294967296", "12x", ""):
+        for args in ([bad, "7"], ["7", bad]):
+            ends_with_status_1(prog, procs, [str(tmp_path / "out.pcap"), *args, "hi", "ho"],
+                                f"invalid ISN {bad!r}: not a decimal number 0-4294967295")
 
 
 @pytest.mark.role("tcp_conversation")

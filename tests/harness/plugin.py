@@ -198,9 +198,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture
-def procs(request: pytest.FixtureRequest) -> Iterator[ProcessGroup]:
-    """Programs started by this test; all are killed when it ends."""
-    group = ProcessGroup()
+def procs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ProcessGroup]:
+    """Programs started by this test; all are killed when it ends. They run
+    in the test's own temporary folder."""
+    group = ProcessGroup(cwd=tmp_path)
     yield group
     group.close()
     prog = request.node.callspec.params.get("prog") if hasattr(request.node, "callspec") else None

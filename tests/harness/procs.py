@@ -273,12 +273,14 @@ def reap_orphans(keep: set[int] | None = None) -> int:
 class ProcessGroup:
     """All programs started by one test; `close` ends every one of them."""
 
-    def __init__(self, env: dict[str, str] | None = None) -> None:
+    def __init__(self, env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
         self.env = env
+        self.cwd = cwd  # programs run here: whatever they write stays out of the tree
         self.procs: list[Proc] = []
 
     def start(self, argv: Sequence[str], **kwargs) -> Proc:
         kwargs.setdefault("env", self.env)
+        kwargs.setdefault("cwd", self.cwd)
         proc = Proc(argv, **kwargs)
         self.procs.append(proc)
         return proc

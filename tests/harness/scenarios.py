@@ -43,7 +43,7 @@ def start_server(prog: Program, procs: ProcessGroup, port: int | None = None,
     return proc, port
 
 
-def _ends_with_status_1(prog: Program, procs: ProcessGroup, args: list[str],
+def ends_with_status_1(prog: Program, procs: ProcessGroup, args: list[str],
                         why: str, expect_in_stderr: str | None = None) -> Proc:
     """Run the program; it must exit with status 1 and say something on
     stderr, and never listen on a port while it runs."""
@@ -78,7 +78,7 @@ def _ends_with_status_1(prog: Program, procs: ProcessGroup, args: list[str],
 def check_usage(prog: Program, procs: ProcessGroup, too_many: list[str]) -> None:
     """No arguments, and too many: `Usage:` on stderr, exit status 1."""
     for args, why in (([], "no arguments"), (too_many, "one argument too many")):
-        proc = _ends_with_status_1(prog, procs, args, why)
+        proc = ends_with_status_1(prog, procs, args, why)
         lines = [ln.lstrip() for ln in proc.stderr_text().splitlines()]
         if not any(ln.startswith("Usage:") for ln in lines):
             fail(did=f"ran `{command_line(prog, *args)}` ({why})",
@@ -101,7 +101,7 @@ def check_bad_port_server(prog: Program, procs: ProcessGroup) -> None:
     if prog.ex.kind == "windows":
         cases = cases[:4]  # each start costs more under Wine
     for arg, why in cases:
-        _ends_with_status_1(prog, procs, [arg], f"invalid port: {why}")
+        ends_with_status_1(prog, procs, [arg], f"invalid port: {why}")
 
 
 def check_bad_port_client(prog: Program, procs: ProcessGroup) -> None:
@@ -148,7 +148,7 @@ def check_bind_fails(prog: Program, procs: ProcessGroup) -> None:
     taken.bind(("0.0.0.0", port))
     taken.listen(1)
     try:
-        _ends_with_status_1(prog, procs, [str(port)],
+        ends_with_status_1(prog, procs, [str(port)],
                             f"port {port} is already taken by another listening socket",
                             expect_in_stderr="bind")
     finally:

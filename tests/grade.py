@@ -18,6 +18,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -98,6 +99,7 @@ class Wine:
         if not self.needed:
             return self
         prefix = BUILD / "wine"
+        self._run(["wineserver", "-k"], 30)  # a run that was killed may have left one
         if not (prefix / "system.reg").exists():
             print(paint("Setting up Wine in build/wine (once; takes a few seconds)...", DIM),
                   flush=True)
@@ -464,6 +466,9 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
+    # a TERM (from timeout, or an instructor's script) ends the run the way
+    # Ctrl-C does, so that the clean-ups (Wine, the test processes) still run
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(prog="grade.py")
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("check")

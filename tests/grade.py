@@ -172,12 +172,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(deps.explain(missing))
         return 2
     src = Path(args.src).resolve()
-    out = BUILD / ("student-san" if args.sanitize else "student")
+    out = BUILD / ("student-san" if args.sanitize else "student-vg" if args.valgrind
+                   else "student")
     t0 = time.monotonic()
     built = buildmod.build(exs, src, out, sanitize=args.sanitize)
     show_warnings(built, src)
     sub = {"name": "student", "kind": "student", "root": str(src), "build": str(out),
-           "chapters": chapters, "sanitize": args.sanitize}
+           "chapters": chapters, "sanitize": args.sanitize, "valgrind": args.valgrind}
     results = out / "results.json"
     run_pytest([sub], results, jobs=args.jobs)
     by_sub, _ = load_results(results)
@@ -474,6 +475,8 @@ def main() -> int:
     p = sub.add_parser("check")
     p.add_argument("--chapter")
     p.add_argument("--sanitize", action="store_true")
+    p.add_argument("--valgrind", action="store_true",
+                   help="run every native program under valgrind (slow)")
     p.add_argument("--src", default=str(ROOT / "chapters"))
     p.add_argument("--jobs", default="auto")
     p.set_defaults(func=cmd_check)

@@ -12,7 +12,7 @@ import pytest
 from harness.feedback import HINTS, compare, fail, show
 from harness.net import (FakeServer, connect, exchange, random_binary, random_text,
                          recv_exact, recv_until_eof, reset, wait_fin_acked)
-from harness.ports import unread_by_server, wait_accepted, wait_gone, wait_peer_read_all
+from harness.ports import unread_by_server, wait_accepted, wait_in_accept, wait_gone, wait_peer_read_all
 from harness.procs import ProgramExited, WaitTimeout
 from harness.scenarios import (EXIT_WAIT, check_bad_port_client, check_bad_port_server,
                                check_bind_fails, check_refused, check_usage,
@@ -415,6 +415,8 @@ def test_hello_iterative_serves_many(prog, procs):
 def test_hello_iterative_stops_on_signal(prog, procs, sig):
     server, port = start_server(prog, procs)
     _greet(prog, server, port, 1)
+    # signal it while it is blocked in accept(), the case the exercise is about
+    wait_in_accept(server, 2.0)
     server.signal(sig)
     rc = server.wait_exit(EXIT_WAIT)
     if rc != 0:

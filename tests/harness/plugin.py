@@ -13,6 +13,7 @@ with `--results`, which the driver (tests/grade.py) turns into the table.
 from __future__ import annotations
 
 import json
+import re
 import os
 import time
 from dataclasses import dataclass, field
@@ -26,6 +27,10 @@ from .chapters import ROOT, Exercise, exercises
 from .procs import Proc, ProcessGroup, become_subreaper
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+VALGRIND = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
+            "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite"]
+VALGRIND_MARK = re.compile(r"==\d+== (Invalid|Conditional|Syscall param|Mismatched|"
+                           r"Source and destination|\d+ bytes in \d+ blocks are definitely)")
 
 
 @dataclass
@@ -38,12 +43,13 @@ class Submission:
     only_exercises: list[str] | None = None   # mutants: the exercises they change
     only_tests: list[str] = field(default_factory=list)
     sanitize: bool = False
+    valgrind: bool = False
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "Submission":
         return cls(d["name"], d["kind"], Path(d["root"]), Path(d["build"]),
                    d.get("chapters"), d.get("only_exercises"), d.get("only_tests", []),
-                   d.get("sanitize", False))
+                   d.get("sanitize", False), d.get("valgrind", False))
 
     def selects(self, ex: Exercise, test: str, case: str | None) -> bool:
         if self.chapters is not None and ex.chapter not in self.chapters:
@@ -91,6 +97,8 @@ class Program:
         binary = self.require_build()
         if self.ex.kind == "windows":
             return ["wine", binary, *args]
+        if self.sub.valgrind:
+            return [*VALGRIND, binary, *args]
         return [binary, *args]
 
     def start(self, procs: ProcessGroup, *args: str, **kwargs) -> Proc:
@@ -205,6 +213,13 @@ def procs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ProcessGro
     yield group
     group.close()
     prog = request.node.callspec.params.get("prog") if hasattr(request.node, "callspec") else None
+    if isinstance(prog, Program) and prog.sub.valgrind:
+        for proc in group.procs:
+            m = VALGRIND_MARK.search(proc.stderr_text())
+            if m:
+                err = proc.stderr_text()
+                pytest.fail(f"valgrind found a problem in {proc.label}:\n"
+                            + err[max(0, m.start() - 200):m.start() + 2500], pytrace=False)
     if isinstance(prog, Program) and prog.sub.sanitize:
         for proc in group.procs:
             err = proc.stderr_text()

@@ -236,3 +236,22 @@ def wait_gone(client: tuple[str, int], server: tuple[str, int], timeout: float) 
             return True
         time.sleep(POLL)  # polling /proc: there is no event to wait on
     return False
+
+
+ACCEPT_SYSCALLS = {43, 288}  # accept, accept4 on x86_64
+
+
+def wait_in_accept(proc: Proc, timeout: float) -> bool:
+    """Wait until the program is blocked in accept() (Linux x86_64: the
+    first field of /proc/<pid>/syscall is the syscall number)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.running():
+        try:
+            first = Path(f"/proc/{proc.pid}/syscall").read_text().split()[0]
+        except (OSError, IndexError):
+            return False
+        if first.isdigit() and int(first) in ACCEPT_SYSCALLS:
+            return True
+        time.sleep(POLL)  # polling /proc: there is no event to wait on
+    return False
+

@@ -15,8 +15,9 @@ EXIT_WAIT = 3.0     # seconds a program gets to exit when it should (it needs mi
 
 
 def listen_wait(prog: Program) -> float:
-    # a Windows program starts under Wine, which takes longer the first time
-    return 15.0 if prog.ex.kind == "windows" else 5.0
+    # a Windows program starts under Wine, which takes longer the first time;
+    # valgrind takes a while to start a program too
+    return 15.0 if prog.ex.kind == "windows" or prog.sub.valgrind else 5.0
 
 
 def command_line(prog: Program, *args: str) -> str:

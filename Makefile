@@ -8,12 +8,14 @@ PYTHON ?= $(shell for p in /usr/bin/python3 python3; do \
 PY := $(or $(PYTHON),$(shell command -v /usr/bin/python3 || command -v python3))
 CHAPTER ?=
 SANITIZE ?=
+SRC ?= chapters
 JOBS ?= auto
 GRADE := $(PY) tests/grade.py
 
 .PHONY: help check test deps docs clean valgrind
 help:
 	@echo "make check [CHAPTER=01_hello] [SANITIZE=1]  grade your work in chapters/"
+	@echo "make check SRC=path/to/chapters            grade another copy (a student's)"
 	@echo "make test                                  the workbook's self-test (instructors, CI)"
 	@echo "make deps                                  install the Debian/Ubuntu packages needed"
 	@echo "make docs                                  regenerate exercises.md and the review sections"
@@ -21,7 +23,7 @@ help:
 	@echo "make clean                                 remove build/"
 
 check:
-	@$(GRADE) check $(if $(CHAPTER),--chapter $(CHAPTER)) $(if $(filter 1 yes true,$(SANITIZE)),--sanitize) --jobs $(JOBS)
+	@$(GRADE) check --src $(SRC) $(if $(CHAPTER),--chapter $(CHAPTER)) $(if $(filter 1 yes true,$(SANITIZE)),--sanitize) --jobs $(JOBS)
 
 test:
 	@$(GRADE) selftest --jobs $(JOBS)

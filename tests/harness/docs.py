@@ -24,9 +24,12 @@ def _title(chapter: str) -> str:
 
 def review_section(chapter: str) -> str:
     qs = load_questions(ROOT / "chapters" / chapter / "questions.toml")
-    return (f"{BEGIN}\n{NOTE}\n\n## Review questions\n\nWrite your answers in "
-            f"`answers.txt`, one line per question (`q1: your answer`).\n\n"
-            f"{render_markdown(qs)}\n\n{END}")
+    return (f"{BEGIN}\n{NOTE}\n\n## Review questions\n\n"
+            f"Answer them in `chapters/{chapter}/answers.txt`, one answer after each "
+            "colon (`q1: listen`): a letter, a name, a number, or names separated by "
+            "commas, as each question says. Case, extra spaces and a trailing `()` do "
+            f"not matter. `make check CHAPTER={chapter}` grades them; a wrong answer "
+            f"gets a hint, never the answer.\n\n{render_markdown(qs)}\n\n{END}")
 
 
 def notes_with_review(chapter: str) -> tuple[Path, str, str]:

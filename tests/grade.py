@@ -180,7 +180,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     sub = {"name": "student", "kind": "student", "root": str(src), "build": str(out),
            "chapters": chapters, "sanitize": args.sanitize, "valgrind": args.valgrind}
     results = out / "results.json"
-    run_pytest([sub], results, jobs=args.jobs)
+    jobs = args.jobs if args.jobs != "auto" else str(2 * (os.cpu_count() or 1))
+    run_pytest([sub], results, jobs=jobs)
     by_sub, _ = load_results(results)
     outcomes = by_sub.get("student", [])
     if not outcomes:

@@ -294,9 +294,7 @@ class Mutant:
 
 def load_mutants() -> tuple[list[Mutant], list[str]]:
     mutants, problems = [], []
-    for path in sorted((ROOT / "tests" / "mutants").glob("*/*")):
-        if path.suffix not in (".c", ".txt"):
-            continue
+    for path in sorted((ROOT / "tests" / "mutants").glob("*/*.patch")):
         text = path.read_text(errors="replace")[:3000]
         of = re.search(r"MUTANT of solutions/([^/\s]+)/(\S+)", text)
         caught = re.search(r"caught-by:\s*(.+)", text)
@@ -343,7 +341,14 @@ def cmd_selftest(args: argparse.Namespace) -> int:
         if tree.exists():
             shutil.rmtree(tree)
         shutil.copytree(ref_root / m.chapter, tree)
-        shutil.copy2(m.path, tree / m.replaces)
+        applied = subprocess.run(["patch", "-s", "-p1", "-N", "--no-backup-if-mismatch",
+                                  "-d", str(tree), "-i", str(m.path)],
+                                 capture_output=True, text=True)
+        if applied.returncode != 0:
+            problems.append(f"{m.path.relative_to(ROOT)} no longer applies to "
+                            f"solutions/{m.chapter}/{m.replaces} (the reference changed): "
+                            f"{applied.stdout.strip()} {applied.stderr.strip()}")
+            continue
         target = [e for e in exs if e.chapter == m.chapter
                   and (m.replaces in e.sources or (e.kind == "review"
                                                    and m.replaces == "answers.txt"))]

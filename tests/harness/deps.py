@@ -9,7 +9,7 @@ import sys
 
 from .chapters import Exercise
 
-PACKAGES = ["gcc", "make", "pkg-config", "check", "python3", "python3-pytest",
+PACKAGES = ["gcc", "make", "patch", "pkg-config", "check", "python3", "python3-pytest",
             "python3-pytest-timeout", "python3-pytest-xdist", "tshark",
             "gcc-mingw-w64-x86-64", "wine", "wine64", "valgrind", "socat"]
 INSTALL = ("apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "
@@ -33,6 +33,8 @@ def missing_for(exercises: list[Exercise]) -> list[tuple[str, str]]:
     names = {e.name for e in exercises}
     if not shutil.which(os.environ.get("CC", "gcc")):
         need.append(("a C compiler (gcc)", "gcc"))
+    if not shutil.which("patch"):
+        need.append(("patch, to apply the mutants (make test)", "patch"))
     for module, package in (("pytest", "python3-pytest"), ("xdist", "python3-pytest-xdist"),
                             ("pytest_timeout", "python3-pytest-timeout")):
         if not _python_has(module):

@@ -86,29 +86,45 @@ def _has_windows(sub: dict) -> bool:
 
 
 class Wine:
-    """A Wine prefix in build/wine and one wineserver for the whole run,
-    stopped at the end so that nothing is left behind."""
+    """A Wine prefix in build/wine and one wineserver for the whole run.
+
+    The server is our own child (foreground, persistent), started before
+    any test and known to be listening before the first program runs, so
+    programs never race to start servers of their own. At the end it is
+    killed together with every process of this prefix (Wine's services
+    outlive `wineserver -k`), so nothing is left behind."""
 
     def __init__(self, needed: bool) -> None:
         self.needed = needed and shutil.which("wine") is not None
-        self.env = dict(os.environ, WINEPREFIX=str(BUILD / "wine"), WINEDEBUG="-all",
+        self.prefix = BUILD / "wine"
+        self.env = dict(os.environ, WINEPREFIX=str(self.prefix), WINEDEBUG="-all",
                         WINEDLLOVERRIDES="mscoree,mshtml=")
         self.env.pop("DISPLAY", None)
+        self.server: subprocess.Popen | None = None
 
     def __enter__(self) -> "Wine":
         if not self.needed:
             return self
-        prefix = BUILD / "wine"
-        self._run(["wineserver", "-k"], 30)  # a run that was killed may have left one
-        if not (prefix / "system.reg").exists():
+        self.sweep()  # a run that was killed may have left some
+        if not (self.prefix / "system.reg").exists():
             print(paint("Setting up Wine in build/wine (once; takes a few seconds)...", DIM),
                   flush=True)
-            prefix.mkdir(parents=True, exist_ok=True)
+            self.prefix.mkdir(parents=True, exist_ok=True)
             self._run(["wineboot", "-i"], 180)
-        # one persistent wineserver for the whole run (killed in __exit__)
-        subprocess.Popen(["wineserver", "-p"], env=self.env, stdin=subprocess.DEVNULL,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         start_new_session=True)
+            self._run(["wineserver", "-k"], 30)
+            self.sweep()
+        self.server = subprocess.Popen(["wineserver", "-f", "-p"], env=self.env,
+                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL, start_new_session=True)
+        # its socket is <tmp>/wine-XXXXXX/server-<dev>-<inode>/socket (older
+        # Wines: <tmp>/.wine-<uid>/...), named after the prefix folder
+        st = self.prefix.stat()
+        pattern = f"*wine-*/server-{st.st_dev:x}-{st.st_ino:x}/socket"
+        tmp = Path(os.environ.get("TMPDIR", "/tmp"))
+        deadline = time.monotonic() + 30
+        while (not any(tmp.glob(pattern)) and time.monotonic() < deadline
+               and self.server.poll() is None):
+            time.sleep(0.01)  # the server creates its socket: nothing to wait on but the file
         # boot the prefix's services now, not inside the first test
         self._run(["wine", "cmd", "/c", "exit"], 120)
         return self
@@ -123,9 +139,33 @@ class Wine:
         except subprocess.TimeoutExpired:
             print(paint(f"warning: `{' '.join(argv)}` took over {timeout} s", YELLOW))
 
+    def sweep(self) -> None:
+        """Kill every process that runs in this Wine prefix."""
+        mark = f"WINEPREFIX={self.prefix}\0".encode()
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            try:
+                environ = (entry / "environ").read_bytes() + b"\0"
+            except OSError:
+                continue
+            if mark in environ:
+                try:
+                    os.kill(int(entry.name), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
     def __exit__(self, *exc: object) -> None:
-        if self.needed:
-            self._run(["wineserver", "-k"], 60)
+        if not self.needed:
+            return
+        if self.server is not None:
+            self.server.terminate()  # lets it remove its socket
+            try:
+                self.server.wait(10)
+            except subprocess.TimeoutExpired:
+                self.server.kill()
+                self.server.wait()
+        self.sweep()
 
 
 @dataclass

@@ -35,7 +35,8 @@ from harness import chapters as chmod  # noqa: E402
 from harness import deps, docs  # noqa: E402
 
 ROOT = chmod.ROOT
-BUILD = ROOT / "build"
+# WORKBOOK_BUILD moves the build folder (two runs at once, a read-only checkout)
+BUILD = Path(os.environ.get("WORKBOOK_BUILD", ROOT / "build")).resolve()
 TTY = sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
 
 
@@ -239,6 +240,11 @@ def show_warnings(built: dict[str, buildmod.BuildResult], src: Path) -> None:
             print("\n".join("  " + ln for ln in r.log.strip().splitlines()[:20]))
 
 
+def progress_bar(done: int, total: int, width: int = 24) -> str:
+    filled = round(width * done / total) if total else width
+    return "[" + "#" * filled + "." * (width - filled) + "]"
+
+
 def print_table(exs: list[chmod.Exercise], outcomes: list[Outcome],
                 built: dict[str, buildmod.BuildResult], src: Path) -> bool:
     by_ex: dict[str, list[Outcome]] = defaultdict(list)
@@ -268,7 +274,10 @@ def print_table(exs: list[chmod.Exercise], outcomes: list[Outcome],
         colour = GREEN if r[3] == "done" else (YELLOW if r[3] == "partly" else RED)
         print("  ".join(c.ljust(w) for c, w in zip(r[:3], widths)) + "  " + paint(r[3], colour))
     done = sum(r[3] == "done" for r in rows)
-    print(f"\n{done} of {len(rows)} exercises done.")
+    total_tests = sum(len(by_ex.get(e.key, [])) for e in exs)
+    passed_tests = sum(o.outcome == "passed" for o in outcomes)
+    print(f"\n{progress_bar(done, len(rows))} {done} of {len(rows)} exercises done "
+          f"({passed_tests} of {total_tests} tests pass)")
     if first_bad is None:
         print(paint("Everything passes. Well done!", GREEN))
         return True
@@ -290,6 +299,8 @@ def print_table(exs: list[chmod.Exercise], outcomes: list[Outcome],
         print(paint(f"\n  ... and {len(failed) - 1} more failing test(s) of this exercise: "
                     + ", ".join(o.label for o in failed[1:6])
                     + (" ..." if len(failed) > 6 else ""), DIM))
+    print(paint(f"\nnext up: {e.chapter}/{e.main_file if e.kind != 'review' else 'answers.txt'}"
+                f" — {e.task}", BOLD))
     return False
 
 

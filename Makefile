@@ -25,17 +25,34 @@ help:
 	@echo "make trace CHAPTER=01_hello                the chapter's packets, as a timeline"
 	@echo "make deps                                  install the Debian/Ubuntu packages needed"
 	@echo "make docs                                  regenerate exercises.md and the review sections"
+	@echo "make editor                                compile_commands.json, so clangd (VS Code ...) knows the flags"
 	@echo "make valgrind                              run the reference solutions under valgrind"
+	@echo "make handout                               build/handout/: what students receive (no solutions)"
+	@echo "make gradescope [CHAPTER=01_hello]         build/gradescope/autograder.zip for Gradescope"
+	@echo "make grade SUBMISSIONS=dir [JOBS=n]        grade a class: one folder per student"
 	@echo "make clean                                 remove build/"
 
 check:
 	@$(GRADE) check --src $(SRC) $(if $(CHAPTER),--chapter $(CHAPTER)) $(if $(filter 1 yes true,$(SANITIZE)),--sanitize) --jobs $(JOBS)
 
+# the self-test, the handout and the autograder need the reference solutions
+# and keys, which a student's copy (the handout) does not have
+NEEDS_SOLUTIONS = @test -d solutions || { echo "make $@ needs solutions/ (the reference \
+solutions and answer keys), which a student's copy does not have. Use make check."; exit 2; }
+
 test:
+	$(NEEDS_SOLUTIONS)
 	@$(GRADE) selftest --jobs $(JOBS)
 
 deps:
 	@$(GRADE) deps --install
+
+# a whole class, each student in isolation (docs/instructor-guide.md)
+SUBMISSIONS ?=
+.PHONY: grade
+grade:
+	$(NEEDS_SOLUTIONS)
+	@$(PY) tests/classgrade.py grade --submissions "$(SUBMISSIONS)" --jobs $(JOBS) $(foreach c,$(CHAPTER),--chapter $(c))
 
 TOOLS := $(PY) tests/tools.py
 EX ?=
@@ -56,6 +73,11 @@ trace:
 docs:
 	@$(GRADE) docs
 
+# compile_commands.json for clangd (tests/harness/editor.py)
+.PHONY: editor
+editor:
+	@cd tests && $(PY) -m harness.editor
+
 clean:
 	rm -rf build
 
@@ -63,6 +85,17 @@ clean:
 # values, definite leaks). The Windows chapter runs under Wine and is skipped.
 .PHONY: valgrind
 valgrind:
+	$(NEEDS_SOLUTIONS)
 	@$(GRADE) check --src solutions --valgrind --jobs 4 --chapter 00_layered_model
 	@$(GRADE) check --src solutions --valgrind --jobs 4 --chapter 01_hello
 	@$(GRADE) check --src solutions --valgrind --jobs 4 --chapter 04_iterative_echo
+
+# What students receive, and the Gradescope autograder (docs/instructor-guide.md)
+PACKAGE := $(PY) tests/package.py
+.PHONY: handout gradescope
+handout:
+	$(NEEDS_SOLUTIONS)
+	@$(PACKAGE) handout
+gradescope:
+	$(NEEDS_SOLUTIONS)
+	@$(PACKAGE) gradescope $(foreach c,$(CHAPTER),--chapter $(c))

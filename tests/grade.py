@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import build as buildmod  # noqa: E402
 from harness import chapters as chmod  # noqa: E402
-from harness import deps, docs  # noqa: E402
+from harness import deps, docs, reports, scores  # noqa: E402
 
 ROOT = chmod.ROOT
 # WORKBOOK_BUILD moves the build folder (two runs at once, a read-only checkout)
@@ -202,20 +202,24 @@ def load_results(path: Path) -> tuple[dict[str, list[Outcome]], list[dict]]:
 # -- make check ---------------------------------------------------------------
 
 def cmd_check(args: argparse.Namespace) -> int:
+    t0 = time.monotonic()
+    out = BUILD / ("student-san" if args.sanitize else "student-vg" if args.valgrind
+                   else "student")
+    # this run's reports replace the last run's, whatever happens below
+    (out / reports.JUNIT_NAME).unlink(missing_ok=True)
     chapters = [args.chapter] if args.chapter else list(chmod.CHAPTERS)
     for ch in chapters:
         if ch not in chmod.CHAPTERS:
             print(f"No chapter {ch!r}. Chapters: {', '.join(chmod.CHAPTERS)}")
+            reports.write_failure(out, f"no chapter {ch!r} in this workbook")
             return 2
     exs = [e for e in chmod.EXERCISES if e.chapter in chapters]
     missing = deps.missing_for(exs)
     if missing:
         print(deps.explain(missing))
+        reports.write_failure(out, deps.explain(missing))
         return 2
     src = Path(args.src).resolve()
-    out = BUILD / ("student-san" if args.sanitize else "student-vg" if args.valgrind
-                   else "student")
-    t0 = time.monotonic()
     built = buildmod.build(exs, src, out, sanitize=args.sanitize)
     show_warnings(built, src)
     sub = {"name": "student", "kind": "student", "root": str(src), "build": str(out),
@@ -227,10 +231,30 @@ def cmd_check(args: argparse.Namespace) -> int:
     outcomes = by_sub.get("student", [])
     if not outcomes:
         print(paint("The harness did not run (see the messages above).", RED))
+        reports.write_failure(out, "the test harness did not run (pytest wrote no results: "
+                              "a crash or a collection error; see the grader's output)",
+                              execution_time=time.monotonic() - t0)
         return 2
-    ok = print_table(exs, outcomes, built, src)
-    print(paint(f"({time.monotonic() - t0:.1f} s)", DIM))
+    try:
+        scored = [s for s in scores.score(results) if s.submission == "student"]
+    except scores.PointsError as exc:
+        print(paint(f"The points cannot be read: {exc}", RED))
+        reports.write_failure(out, f"the points cannot be read: {exc}",
+                              execution_time=time.monotonic() - t0)
+        return 2
+    ok = print_table(exs, outcomes, built, src, scored)
+    elapsed = time.monotonic() - t0
+    junit, gs = reports.write_reports(scored, out, execution_time=elapsed,
+                                      compile_logs=reports.compile_logs_of(built))
+    print(paint(f"({elapsed:.1f} s; reports: {_shown(junit)}, {_shown(gs)})", DIM))
     return 0 if ok else 1
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def show_warnings(built: dict[str, buildmod.BuildResult], src: Path) -> None:
@@ -246,10 +270,12 @@ def progress_bar(done: int, total: int, width: int = 24) -> str:
 
 
 def print_table(exs: list[chmod.Exercise], outcomes: list[Outcome],
-                built: dict[str, buildmod.BuildResult], src: Path) -> bool:
+                built: dict[str, buildmod.BuildResult], src: Path,
+                scored: list[scores.Scored] | None = None) -> bool:
     by_ex: dict[str, list[Outcome]] = defaultdict(list)
     for o in outcomes:
         by_ex[o.exercise].append(o)
+    points = scores.by_exercise(scored or []).get("student", {})
     rows, first_bad = [], None
     for e in exs:
         tests = by_ex.get(e.key, [])
@@ -263,19 +289,30 @@ def print_table(exs: list[chmod.Exercise], outcomes: list[Outcome],
             status = "not yet" if passed == 0 else "partly"
         if status != "done" and first_bad is None:
             first_bad = (e, tests)
+        earned, possible = points.get(e.key, (0.0, 0.0))
+        shown = (f"{scores.fmt(earned)}/{scores.fmt(possible)}",) if scored is not None else ()
         rows.append((e.chapter, e.main_file if e.kind != "review" else "answers.txt",
-                     f"{passed}/{len(tests)}", status))
-    widths = [max(len(r[i]) for r in rows + [("chapter", "exercise", "tests", "")])
-              for i in range(4)]
+                     f"{passed}/{len(tests)}", *shown, status))
+    head = ("chapter", "file", "tests", *(("points",) if scored is not None else ()), "status")
+    widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
     print()
-    print(paint("  ".join(h.ljust(w) for h, w in zip(("chapter", "file", "tests", "status"),
-                                                       widths)), BOLD))
+    print(paint("  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip(), BOLD))
     for r in rows:
-        colour = GREEN if r[3] == "done" else (YELLOW if r[3] == "partly" else RED)
-        print("  ".join(c.ljust(w) for c, w in zip(r[:3], widths)) + "  " + paint(r[3], colour))
-    done = sum(r[3] == "done" for r in rows)
+        colour = GREEN if r[-1] == "done" else (YELLOW if r[-1] == "partly" else RED)
+        print("  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  "
+              + paint(r[-1], colour))
+    done = sum(r[-1] == "done" for r in rows)
     total_tests = sum(len(by_ex.get(e.key, [])) for e in exs)
     passed_tests = sum(o.outcome == "passed" for o in outcomes)
+    per_chapter = scores.by_chapter(scored or []).get("student", {})
+    if per_chapter:
+        print()
+        for ch, (earned, possible) in per_chapter.items():
+            print(f"  {ch.ljust(widths[0])}  {scores.fmt(earned)} of {scores.fmt(possible)} points")
+        earned = sum(e for e, _ in per_chapter.values())
+        possible = sum(p for _, p in per_chapter.values())
+        print(paint(f"  {'total'.ljust(widths[0])}  {scores.fmt(earned)} of "
+                    f"{scores.fmt(possible)} points", BOLD))
     print(f"\n{progress_bar(done, len(rows))} {done} of {len(rows)} exercises done "
           f"({passed_tests} of {total_tests} tests pass)")
     if first_bad is None:
@@ -366,6 +403,7 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     if missing:
         print(deps.explain(missing))
         return 2
+    demo = start_demo_class()  # runs beside everything below; checked at the end
     work = BUILD / "selftest"
     ref_root = ROOT / "solutions"
     start_root = starter_tree(work / "starter-src")
@@ -476,7 +514,33 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     for t in loose:
         checks.record(f"harness: {t['nodeid'].split('::')[-1]}", t["outcome"] == "passed",
                       t.get("message", ""))
+
+    # 6. the demo class, graded as `make grade` grades a class
+    checks.record("demo class graded by make grade as tests/demo-class/expected.csv says",
+                  *finish_demo_class(demo))
     return checks.finish(t0)
+
+
+DEMO_LIMIT = 300  # seconds
+
+
+def start_demo_class() -> subprocess.Popen:
+    """tests/classgrade.py demo, in the background (it mostly waits)."""
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "classgrade.py"), "demo", "--quiet", "--jobs",
+         "4", "--expected", str(ROOT / "tests" / "demo-class" / "expected.csv")],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, errors="replace", start_new_session=True)
+
+
+def finish_demo_class(proc: subprocess.Popen) -> tuple[bool, str]:
+    try:
+        out, _ = proc.communicate(timeout=DEMO_LIMIT)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        return False, f"the demo class took more than {DEMO_LIMIT} s\n{out[-3000:]}"
+    return proc.returncode == 0, out[-4000:]
 
 
 def _indent(text: str, n: int = 30) -> str:

@@ -1,8 +1,9 @@
 """Review questions of every chapter: one test per question.
 
 The questions come from the instructor's copy (chapters/<ch>/questions.toml
-in this repository) and the key from solutions/<ch>/answers.txt; only the
-answers file comes from the submission."""
+in this repository) and the key from solutions/<ch>/answers.txt, or, in a
+student's handout (no solutions/), from the hashed key tests/keys/<ch>.json
+(harness/keys.py); only the answers file comes from the submission."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from functools import lru_cache
 
 import pytest
 
-from harness.answers import QuestionError, grade, load_questions, parse_sheet
+from harness.answers import QuestionError, load_questions, parse_sheet
 from harness.chapters import CHAPTERS, ROOT
+from harness.keys import HashedKey, KeyFileError, PlainKey, load_key
 
 CHAPTERS = CHAPTERS  # noqa: PLW0127 - every chapter has review questions
 
@@ -22,9 +24,8 @@ def _questions(chapter: str):
 
 
 @lru_cache(maxsize=None)
-def _key(chapter: str) -> dict[str, str]:
-    sheet = parse_sheet(ROOT / "solutions" / chapter / "answers.txt")
-    return {qid: text for qid, (text, _) in sheet.answers.items()}
+def _key(chapter: str) -> PlainKey | HashedKey | None:
+    return load_key(ROOT, chapter)
 
 
 def cases(ex):
@@ -44,12 +45,21 @@ def test_review(prog):
     where = f"{prog.ex.chapter}/answers.txt"
     if sheet.missing:
         pytest.fail(f"{where}: {sheet.problems[0]}", pytrace=False)
-    key = _key(prog.ex.chapter).get(question.id)
+    try:
+        key = _key(prog.ex.chapter)
+    except KeyFileError as exc:
+        pytest.fail(f"the answer key cannot be read: {exc} (a problem of the workbook, "
+                    "not of your answers)", pytrace=False)
     if key is None:
+        pytest.fail(f"there is no answer key for {prog.ex.chapter}: neither "
+                    f"solutions/{prog.ex.chapter}/answers.txt nor tests/keys/"
+                    f"{prog.ex.chapter}.json (a problem of the workbook, not of your "
+                    "answers)", pytrace=False)
+    if not key.has(question.id):
         pytest.fail(f"the answer key has no {question.id} (a problem of the workbook, "
                     "not of your answers)", pytrace=False)
     given, line = sheet.answers.get(question.id, ("", 0))
-    verdict = grade(question, given, key)
+    verdict = key.grade(question, given)
     if not verdict.ok:
         extra = "".join(f"\n  note: {p}" for p in sheet.problems)
         at = f" (line {line})" if line else " (no line for it yet)"

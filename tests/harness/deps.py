@@ -10,8 +10,9 @@ import sys
 from .chapters import Exercise
 
 PACKAGES = ["gcc", "make", "patch", "pkg-config", "check", "python3", "python3-pytest",
-            "python3-pytest-timeout", "python3-pytest-xdist", "tshark",
-            "gcc-mingw-w64-x86-64", "wine", "wine64", "valgrind", "socat"]
+            "python3-pytest-timeout", "python3-pytest-xdist", "python3-yaml", "tshark",
+            "gcc-mingw-w64-x86-64", "wine", "wine64", "valgrind", "socat",
+            "inotify-tools"]
 INSTALL = ("apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "
            + " ".join(PACKAGES))
 

@@ -24,6 +24,7 @@ SIGNAL_MEANING = {
     "SIGFPE": "an arithmetic error such as division by zero",
     "SIGBUS": "a bad memory access",
     "SIGKILL": "the harness killed it (time limit, or the test ended)",
+    "SIGXFSZ": "it wrote a file past the size the harness allows (16 MiB)",
     "SIGTERM": "SIGTERM ended it: it has no handler for SIGTERM",
     "SIGINT": "SIGINT ended it: it has no handler for SIGINT",
 }

@@ -16,7 +16,7 @@ import json
 import re
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -25,6 +25,7 @@ import pytest
 from . import build as buildmod
 from .chapters import ROOT, Exercise, exercises
 from .procs import Proc, ProcessGroup, become_subreaper
+from .sandbox import PLAIN_ADDRESS_SPACE
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 VALGRIND = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
@@ -104,6 +105,13 @@ class Program:
     def start(self, procs: ProcessGroup, *args: str, **kwargs) -> Proc:
         kwargs.setdefault("label", self.ex.binary)
         kwargs.setdefault("env", self.env)
+        if procs.limits is not None and not (self.ex.kind == "windows" or self.sub.sanitize
+                                             or self.sub.valgrind):
+            # AddressSanitizer, valgrind and Wine reserve huge address spaces:
+            # only a plain program gets an address-space limit; all are
+            # bounded by the cage's memory limit
+            kwargs.setdefault("limits", replace(procs.limits,
+                                                address_space=PLAIN_ADDRESS_SPACE))
         return procs.start(self.argv(*args), **kwargs)
 
 
@@ -212,6 +220,9 @@ def procs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ProcessGro
     group = ProcessGroup(cwd=tmp_path)
     yield group
     group.close()
+    if group.events:
+        # shown under the test's failure (pytest_runtest_logreport)
+        request.node.user_properties.append(("sandbox", "; ".join(group.events)))
     prog = request.node.callspec.params.get("prog") if hasattr(request.node, "callspec") else None
     if isinstance(prog, Program) and prog.sub.valgrind:
         for proc in group.procs:
@@ -241,6 +252,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         "message": "", **dict(report.user_properties)})
     entry.update({k: v for k, v in report.user_properties})
     entry["duration"] += report.duration
+    if "sandbox" in entry and report.when == "teardown" and entry["outcome"] == "failed" \
+            and "sandbox:" not in entry["message"]:
+        entry["message"] += f"\nsandbox: {entry['sandbox']}"
     if report.failed and entry["outcome"] != "failed":
         entry["outcome"] = "failed"
         # xdist puts a "[gw0] linux -- Python ..." line first: not for students

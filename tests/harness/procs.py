@@ -9,6 +9,11 @@ process has a hard time limit enforced by a watchdog thread. `ProcessGroup`
 processes that escaped the process group by forking twice and calling
 setsid(): the test worker is a child subreaper, so such orphans become its
 children, where `reap_orphans` finds them.
+
+Each program also starts inside the group's sandbox (tests/harness/sandbox.py):
+resource limits, and a control group per `ProcessGroup` that bounds the
+number of processes (a fork bomb), memory and CPU where the machine allows,
+and through which every process the test started is found and killed.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
+
+from . import sandbox
 
 CAP = 1 << 20  # bytes kept per output stream
 DEFAULT_LIMIT = 20.0  # seconds a program may live at most
@@ -271,16 +278,32 @@ def reap_orphans(keep: set[int] | None = None) -> int:
 
 
 class ProcessGroup:
-    """All programs started by one test; `close` ends every one of them."""
+    """All programs started by one test; `close` ends every one of them.
 
-    def __init__(self, env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
+    Every program runs under `limits` (sandbox.Limits; None: no limits at
+    all), its processes counted together in one cage (a cgroup) where the
+    machine offers one. `events` says afterwards what the limits stopped."""
+
+    def __init__(self, env: dict[str, str] | None = None, cwd: Path | None = None,
+                 limits: sandbox.Limits | None = sandbox.Limits()) -> None:
         self.env = env
         self.cwd = cwd  # programs run here: whatever they write stays out of the tree
+        self.limits = limits
         self.procs: list[Proc] = []
+        self.cage: sandbox.Cage | None = None
+        self.events: list[str] = []
 
-    def start(self, argv: Sequence[str], **kwargs) -> Proc:
+    def start(self, argv: Sequence[str], *, limits: sandbox.Limits | None = None,
+              **kwargs) -> Proc:
+        """Start a program; `limits` replaces the group's for this one program
+        (the cage's limits stay those of the group)."""
         kwargs.setdefault("env", self.env)
         kwargs.setdefault("cwd", self.cwd)
+        own = limits or self.limits
+        if own is not None and "preexec" not in kwargs:
+            if self.cage is None and self.limits is not None:
+                self.cage = sandbox.cgroups().cage(self.limits)
+            kwargs["preexec"] = sandbox.preexec(own, self.cage)
         proc = Proc(argv, **kwargs)
         self.procs.append(proc)
         return proc
@@ -288,4 +311,12 @@ class ProcessGroup:
     def close(self) -> int:
         for proc in self.procs:
             proc.finish()
-        return reap_orphans()
+        escaped = 0
+        if self.cage is not None:
+            escaped = self.cage.kill_all()  # whatever left the process group
+        killed = reap_orphans() + escaped
+        if self.cage is not None:
+            self.events = self.cage.events()
+            self.cage.remove()
+            self.cage = None
+        return killed

@@ -1,0 +1,385 @@
+#!/usr/bin/env python3
+"""Grade a whole class: `make grade SUBMISSIONS=<dir> [JOBS=n] [CHAPTER=ch]`.
+
+    classgrade.py grade --submissions DIR [--jobs N] [--chapter CH ...]
+    classgrade.py demo [--expected CSV]   the demo class of tests/demo-class/
+    classgrade.py one ...                 (internal) grade one staged submission
+    classgrade.py probe-netns             (internal) can we make network namespaces?
+
+Each student's work is staged into a fresh tree and graded by a worker
+process of its own, in its own network namespace where the kernel allows
+it, N workers at a time (tests/harness/batch.py says how). The outputs go
+to build/grade/: class.csv, failures.txt, summary.txt and, per student,
+students/<name>/{report.txt, junit.xml, gradescope-results.json,
+results.json}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import tomllib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from harness import batch, deps, sandbox, scores  # noqa: E402
+from harness import build as buildmod  # noqa: E402
+from harness import chapters as chmod  # noqa: E402
+from harness import reports  # noqa: E402
+from harness.procs import become_subreaper, reap_orphans  # noqa: E402
+
+ROOT = chmod.ROOT
+BUILD = Path(os.environ.get("WORKBOOK_BUILD", ROOT / "build")).resolve()
+SUBMISSION_LIMIT = 900.0      # seconds one student's grading may take at most
+# what one worker (one student's whole session) may use at most: its tests'
+# own cages (sandbox.Limits) are nested inside and are much smaller
+WORKER_LIMITS = sandbox.Limits(pids=4096, memory=8 << 30, cpu=float(os.cpu_count() or 1))
+
+
+def log(text: str) -> None:
+    print(text, flush=True)
+
+
+# -- one submission (runs inside its namespace) ------------------------------------------
+
+def cmd_one(args: argparse.Namespace) -> int:
+    """Build and test one staged submission. Runs as its own process, in a
+    fresh network namespace with --netns (entered first, before any thread)."""
+    if args.netns:
+        try:
+            batch.enter_netns()
+        except OSError as exc:
+            print(f"cannot enter a network namespace: {exc}", file=sys.stderr)
+            return 3
+    become_subreaper()  # programs that escape pytest's workers end up here
+    import grade  # here: it reads WORKBOOK_BUILD (this worker's slot) when imported
+
+    out = Path(args.out)
+    exs = [e for e in chmod.EXERCISES if e.chapter in args.chapters]
+    built = buildmod.build(exs, Path(args.src), out / "build")
+    sub = {"name": args.name, "kind": "student", "root": args.src, "build": str(out / "build"),
+           "chapters": args.chapters}
+    # the tests' working folders (the students' programs' cwd) stay inside
+    # this student's folder
+    rc = grade.run_pytest([sub], out / "results.json", jobs=args.jobs,
+                          extra=["--basetemp", str(out / "tmp")])
+    reap_orphans()
+    batch.write_json(out / "compile.json", reports.compile_logs_of(built))
+    return 0 if rc in (0, 1) else 2
+
+
+def cmd_probe_netns(args: argparse.Namespace) -> int:
+    try:
+        batch.enter_netns()
+    except OSError as exc:
+        print(exc)
+        return 1
+    return 0
+
+
+def netns_available() -> tuple[bool, str]:
+    try:
+        probe = subprocess.run([sys.executable, __file__, "probe-netns"], capture_output=True,
+                               text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, str(exc)
+    return probe.returncode == 0, (probe.stdout + probe.stderr).strip()
+
+
+# -- the class ------------------------------------------------------------------------
+
+class Slots:
+    """Worker slots: each has its own folder (WORKBOOK_BUILD of its workers)
+    and so its own Wine prefix; a slot serves one student at a time."""
+
+    def __init__(self, base: Path, n: int) -> None:
+        self.dirs = [base / f"slot{i}" for i in range(n)]
+        self.free: queue.Queue[Path] = queue.Queue()
+        for d in self.dirs:
+            d.mkdir(parents=True, exist_ok=True)
+            self.free.put(d)
+
+    def prepare_wine(self, master: Path) -> float:
+        """Copy the master prefix to every slot that lacks it or has an
+        older one (wineserver refuses two servers for one prefix, and a
+        shared prefix's registry would be written by several)."""
+        t0 = time.monotonic()
+        stamp = (master / "system.reg").stat().st_mtime
+        for d in self.dirs:
+            mine = d / "wine"
+            if (mine / "system.reg").exists() and (mine / ".copied").exists() and \
+                    float((mine / ".copied").read_text() or 0) >= stamp:
+                continue
+            if mine.exists():
+                shutil.rmtree(mine)
+            shutil.copytree(master, mine, symlinks=True)
+            (mine / ".copied").write_text(str(stamp))
+        return time.monotonic() - t0
+
+
+def grade_one(student: batch.Student, out_root: Path, chapters: list[str], slots: Slots,
+              netns: bool, session_jobs: str, limit: float,
+              cgroups: sandbox.Cgroups) -> batch.Graded:
+    t0 = time.monotonic()
+    out = out_root / "students" / student.name
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    staged = batch.stage(student, out / "chapters", chapters)
+    slot = slots.free.get()
+    cage = cgroups.cage(WORKER_LIMITS)
+    problem = ""
+    try:
+        cmd = [sys.executable, __file__, "one", "--name", student.name,
+               "--src", str(staged.root), "--out", str(out), "--jobs", session_jobs,
+               "--chapters", *chapters] + (["--netns"] if netns else [])
+        env = dict(os.environ, WORKBOOK_BUILD=str(slot), PYTHONDONTWRITEBYTECODE="1")
+        with open(out / "grader.log", "w") as logf:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
+                                    env=env, cwd=ROOT, start_new_session=True,
+                                    preexec_fn=sandbox.preexec(sandbox.Limits(
+                                        file_size=1 << 40), cage) if cage else None)
+            try:
+                rc = proc.wait(limit)
+                if rc != 0:
+                    problem = (f"the grader stopped with status {rc} (see "
+                               f"{out / 'grader.log'})")
+            except subprocess.TimeoutExpired:
+                problem = f"grading took more than {limit:g} s and was stopped"
+                _stop(proc)
+    finally:
+        if cage is not None:
+            cage.kill_all()  # whatever the worker left, even if it died
+            cage.remove()
+        slots.free.put(slot)
+    scored = [s for s in scores.score(out / "results.json") if s.submission == student.name]
+    if not scored and not problem:
+        problem = f"the harness wrote no results (see {out / 'grader.log'})"
+    try:
+        logs = json.loads((out / "compile.json").read_text())
+    except (OSError, ValueError):
+        logs = {}
+    g = batch.Graded(student, staged, scored, time.monotonic() - t0, problem, logs)
+    if scored:
+        reports.write_reports(scored, out, execution_time=g.seconds, compile_logs=logs)
+    else:
+        reports.write_failure(out, problem, execution_time=g.seconds)
+    return g
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    for sig, wait in ((signal.SIGTERM, 15.0), (signal.SIGKILL, 10.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def grade_class(class_dir: Path, out_root: Path, chapters: list[str], jobs: int,
+                session_jobs: str = "0", limit: float = SUBMISSION_LIMIT,
+                quiet: bool = False) -> tuple[list[batch.Graded], dict]:
+    t0 = time.monotonic()
+    say = (lambda *_: None) if quiet else log
+    students = batch.find_students(class_dir)
+    netns, why = netns_available()
+    cg = sandbox.cgroups()
+    if not netns and jobs > 1:
+        say(f"network namespaces are not available here ({why}): grading one student at "
+            f"a time, so that two students' servers cannot meet on a port")
+        jobs = 1
+    isolation = ("each student in a network namespace of its own" if netns else
+                 f"no network namespaces ({why}): students graded one at a time")
+    say(f"Grading {len(students)} submission(s) of {class_dir} ({', '.join(chapters)}), "
+        f"{jobs} at a time; {isolation}; sandbox: {cg.describe()}")
+    out_root.mkdir(parents=True, exist_ok=True)
+    slots = Slots(out_root / "slots", max(1, jobs))
+    if any(e.kind == "windows" for e in chmod.EXERCISES if e.chapter in chapters) \
+            and shutil.which("wine"):
+        master = BUILD / "wine"
+        if not (master / "system.reg").exists():
+            import grade  # the master prefix is made as `make check` makes it
+            with grade.Wine(needed=True):
+                pass
+        spent = slots.prepare_wine(master)
+        if spent > 0.5:
+            say(f"  copied the Wine prefix for {len(slots.dirs)} worker(s) in {spent:.1f} s")
+    done = 0
+    lock = threading.Lock()
+
+    def work(st: batch.Student) -> batch.Graded:
+        nonlocal done
+        g = grade_one(st, out_root, chapters, slots, netns, session_jobs, limit, cg)
+        with lock:
+            done += 1
+            say(f"  [{done}/{len(students)}] {st.name}: {scores.fmt(g.total)} points "
+                f"({g.seconds:.1f} s)" + (f"  {g.problem}" if g.problem else ""))
+        return g
+
+    with ThreadPoolExecutor(max(1, jobs)) as pool:
+        graded = list(pool.map(work, students))
+    most = batch.possible(graded, chapters)
+    reports.write_atomic(out_root / "class.csv", batch.class_csv(graded, chapters))
+    reports.write_atomic(out_root / "failures.txt", batch.failure_summary(graded))
+    for g in graded:
+        reports.write_atomic(out_root / "students" / g.student.name / "report.txt",
+                             batch.student_report(g, chapters, most))
+    elapsed = time.monotonic() - t0
+    info = {"students": len(graded), "jobs": jobs, "netns": netns, "sandbox": cg.describe(),
+            "seconds": round(elapsed, 1), "chapters": chapters,
+            "possible": {ch: most[ch] for ch in chapters},
+            "per_student_seconds": {g.student.name: round(g.seconds, 1) for g in graded}}
+    batch.write_json(out_root / "summary.json", info)
+    say(f"Graded {len(graded)} submission(s) in {elapsed:.1f} s. Outputs in {out_root}: "
+        f"class.csv, failures.txt, students/<name>/report.txt")
+    return graded, info
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    class_dir = Path(args.submissions).resolve()
+    if not args.submissions.strip() or not class_dir.is_dir():
+        what = f"No folder {class_dir}" if args.submissions.strip() else "Which class?"
+        log(f"{what}: make grade SUBMISSIONS=<a folder with one folder per student>")
+        return 2
+    chapters = args.chapter or list(chmod.CHAPTERS)
+    for ch in chapters:
+        if ch not in chmod.CHAPTERS:
+            log(f"No chapter {ch!r}. Chapters: {', '.join(chmod.CHAPTERS)}")
+            return 2
+    missing = deps.missing_for([e for e in chmod.EXERCISES if e.chapter in chapters])
+    if missing:
+        log(deps.explain(missing))
+        return 2
+    jobs = int(args.jobs) if args.jobs not in ("auto", "") else default_jobs()
+    out = Path(args.out).resolve() if args.out else BUILD / "grade"
+    graded, _ = grade_class(class_dir, out, chapters, jobs, args.session_jobs, args.timeout)
+    print()
+    print((out / "class.csv").read_text(), end="")
+    return 0 if graded and not any(g.problem for g in graded) else 1
+
+
+def default_jobs() -> int:
+    # the tests mostly wait on sockets and timers: two sessions per core
+    return 2 * (os.cpu_count() or 1)
+
+
+# -- the demo class ---------------------------------------------------------------------
+
+def make_demo(spec_path: Path, dest: Path) -> list[str]:
+    """Build the demo class described by tests/demo-class/class.toml into dest:
+    one folder per student, made from the references, the starters, mutant
+    patches and hostile files."""
+    spec = tomllib.loads(spec_path.read_text())
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    chapters = spec["chapters"]
+    starters = None
+    if any(st.get("from") == "starters" for st in spec["student"].values()):
+        import grade  # the starters as committed, never an edited checkout's
+        starters = grade.starter_tree(dest.parent / "starters")
+    for name, st in spec["student"].items():
+        top = dest / name
+        top.mkdir()
+        if st.get("empty"):
+            continue
+        base = top / "chapters" if st.get("layout") == "repository" else top
+        if st.get("layout") == "repository":
+            (top / "tests").mkdir()  # their own harness: never used
+            (top / "tests" / "grade.py").write_text("raise SystemExit('not the grader')\n")
+        for ch in st.get("handed_in", chapters):
+            if ch in st.get("drop", []):
+                continue
+            src = (starters if st.get("from") == "starters" and starters
+                   else ROOT / "solutions") / ch
+            shutil.copytree(src, base / ch)
+        for patch in st.get("mutants", []):
+            ch = patch.split("/")[0]
+            subprocess.run(["patch", "-s", "-p1", "-N", "--no-backup-if-mismatch", "-d",
+                            str(base / ch), "-i", str(ROOT / "tests" / "mutants" /
+                                                      f"{patch}.patch")],
+                           check=True, capture_output=True)
+        for target, source in st.get("files", {}).items():
+            origin = (ROOT / "tests" / source if source.startswith("hostile/")
+                      else spec_path.parent / "files" / source if "/" not in source
+                      else (spec_path.parent / source).resolve())
+            shutil.copyfile(origin, base / target)
+        for target in st.get("remove", []):
+            (base / target).unlink()
+        for target, text in st.get("answers", {}).items():
+            (base / target).write_text(text)
+    return chapters
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    spec = HERE / "demo-class" / "class.toml"
+    class_dir = BUILD / "demo-class" / "submissions"
+    chapters = make_demo(spec, class_dir)
+    out = BUILD / "demo-class" / "grade"
+    jobs = int(args.jobs) if args.jobs not in ("auto", "") else default_jobs()
+    graded, info = grade_class(class_dir, out, chapters, jobs, args.session_jobs,
+                               quiet=args.quiet)
+    got = (out / "class.csv").read_text()
+    if args.expected:
+        want = Path(args.expected).read_text()
+        if got != want:
+            log(f"the demo class's table differs from {args.expected}:")
+            import difflib
+            log("".join(difflib.unified_diff(want.splitlines(True), got.splitlines(True),
+                                             "expected", "got")))
+            return 1
+    elif not args.quiet:
+        print(got, end="")
+    return 0
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    parser = argparse.ArgumentParser(prog="classgrade.py")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("grade", help="grade every submission of a class folder")
+    p.add_argument("--submissions", required=True)
+    p.add_argument("--jobs", default="auto", help="submissions graded at once")
+    p.add_argument("--session-jobs", default="0",
+                   help="pytest-xdist workers inside each submission's session (0: none)")
+    p.add_argument("--chapter", action="append", help="only this chapter (repeatable)")
+    p.add_argument("--out", help="output folder (default: build/grade)")
+    p.add_argument("--timeout", type=float, default=SUBMISSION_LIMIT)
+    p.set_defaults(func=cmd_grade)
+    p = sub.add_parser("demo", help="grade the demo class of tests/demo-class")
+    p.add_argument("--jobs", default="auto")
+    p.add_argument("--session-jobs", default="0")
+    p.add_argument("--expected", help="compare class.csv with this file, exactly")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("one")
+    p.add_argument("--name", required=True)
+    p.add_argument("--src", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--jobs", default="0")
+    p.add_argument("--chapters", nargs="+", required=True)
+    p.add_argument("--netns", action="store_true")
+    p.set_defaults(func=cmd_one)
+    p = sub.add_parser("probe-netns")
+    p.set_defaults(func=cmd_probe_netns)
+    args = parser.parse_args()
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,195 @@
+"""Points: what each test and review question is worth, and what was earned.
+
+Points are set in one place per chapter, `chapters/<chapter>/points.toml`
+of the instructor's repository (the one the harness runs from, never the
+submission's copy):
+
+    [default]
+    test = 1          # every harness test and Check test not listed below
+    [tests]
+    test_echo_server_survives_reset = 3      # by test function: every case and variant
+    "test_wire[test_checksum_carry_folding]" = 2   # or one case of it
+    [review]
+    q3 = 2            # a review question (default: its `points` in questions.toml, or 1)
+
+A file that is absent gives the defaults. A test run once per *case* (a
+review question, a Check test) counts once per case; a parametrized test
+(several variants with the same test and case, e.g. SIGTERM and SIGINT)
+counts once and earns its points only if every variant passes. A test that
+did not run for an exercise (its file is missing, it does not compile)
+still counts as possible points, earned 0.
+"""
+
+from __future__ import annotations
+
+import json
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10 (Ubuntu 22.04, Gradescope): python3-tomli
+    import tomli as tomllib  # type: ignore[no-redef]
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .answers import QuestionError, load_questions
+from .chapters import ROOT
+
+
+@dataclass(frozen=True)
+class Scored:
+    submission: str
+    exercise: str          # "<chapter>/<name>"
+    test: str              # the test function, e.g. "test_review"
+    case: str              # "q3", a Check test's name, or ""
+    outcome: str           # "passed" | "failed" | "skipped"
+    message: str
+    points: float          # earned
+    max_points: float
+    duration: float = 0.0  # seconds, all variants together
+
+    @property
+    def chapter(self) -> str:
+        return self.exercise.split("/", 1)[0]
+
+    @property
+    def label(self) -> str:
+        return f"{self.test}[{self.case}]" if self.case else self.test
+
+
+class PointsError(ValueError):
+    """A points.toml that is not as described above."""
+
+
+@dataclass(frozen=True)
+class Points:
+    """One chapter's points.toml, read."""
+    default: float = 1.0
+    tests: tuple[tuple[str, float], ...] = ()
+    review: tuple[tuple[str, float], ...] = ()
+    question_points: tuple[tuple[str, float], ...] = ()   # from questions.toml
+
+    def for_test(self, test: str, case: str) -> float:
+        tests = dict(self.tests)
+        if test == "test_review" and case:
+            review, asked = dict(self.review), dict(self.question_points)
+            return review.get(case, asked.get(case, 1.0))
+        if case and f"{test}[{case}]" in tests:
+            return tests[f"{test}[{case}]"]
+        return tests.get(test, self.default)
+
+
+def _number(value: object, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise PointsError(f"{where} must be a number of points, 0 or more (got {value!r})")
+    return float(value)
+
+
+def parse_points(text: str, where: str = "points.toml") -> tuple[float, dict[str, float],
+                                                                  dict[str, float]]:
+    """(default, {test: points}, {question: points}) from a points.toml text."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PointsError(f"{where}: {exc}") from exc
+    unknown = set(data) - {"default", "tests", "review"}
+    if unknown:
+        raise PointsError(f"{where}: unknown table(s) {sorted(unknown)} "
+                          "(expected [default], [tests], [review])")
+    default = data.get("default", {})
+    extra = set(default) - {"test"}
+    if extra:
+        raise PointsError(f"{where}: [default] knows only `test` (got {sorted(extra)})")
+    dflt = _number(default.get("test", 1), f"{where}: [default] test")
+    tests = {k: _number(v, f"{where}: [tests] {k}") for k, v in data.get("tests", {}).items()}
+    review = {k: _number(v, f"{where}: [review] {k}") for k, v in data.get("review", {}).items()}
+    return dflt, tests, review
+
+
+@lru_cache(maxsize=None)
+def chapter_points(chapter: str, root: Path = ROOT) -> Points:
+    """The points of one chapter (defaults where points.toml says nothing)."""
+    path = root / "chapters" / chapter / "points.toml"
+    dflt, tests, review = 1.0, {}, {}
+    if path.exists():
+        dflt, tests, review = parse_points(path.read_text(encoding="utf-8"), str(path))
+    try:
+        asked = {q.id: q.points for q in load_questions(root / "chapters" / chapter /
+                                                        "questions.toml")}
+    except QuestionError:
+        asked = {}
+    return Points(dflt, tuple(tests.items()), tuple(review.items()), tuple(asked.items()))
+
+
+def score(results_json: Path, root: Path = ROOT) -> list[Scored]:
+    """Every graded test of every submission in a --results file, with its
+    points; in the order the tests were collected. A missing or unreadable
+    file gives []."""
+    try:
+        data = json.loads(Path(results_json).read_text())
+    except (OSError, ValueError):
+        return []
+    groups: dict[tuple[str, str, str, str], list[dict]] = {}
+    for t in sorted(data.get("tests", []), key=lambda t: t.get("order", 0)):
+        if "submission" not in t or "exercise" not in t:
+            continue   # the harness's own tests
+        k = (t["submission"], t["exercise"], t.get("test", ""), t.get("case", ""))
+        groups.setdefault(k, []).append(t)
+    out = []
+    for (sub, ex, test, case), variants in groups.items():
+        worth = chapter_points(ex.split("/", 1)[0], root).for_test(test, case)
+        failed = [v for v in variants if v.get("outcome") == "failed"]
+        skipped = [v for v in variants if v.get("outcome") == "skipped"]
+        if failed:
+            outcome = "failed"
+            if len(variants) > 1:
+                message = "\n\n".join(f"{_variant(v)}:\n{v.get('message', '')}"
+                                      for v in failed)
+            else:
+                message = failed[0].get("message", "")
+        elif skipped:
+            outcome, message = "skipped", skipped[0].get("message", "")
+        else:
+            outcome, message = "passed", ""
+        out.append(Scored(sub, ex, test, case, outcome, message,
+                          worth if outcome == "passed" else 0.0, worth,
+                          sum(float(v.get("duration", 0.0)) for v in variants)))
+    return out
+
+
+def _variant(t: dict) -> str:
+    """The variant's parameters from its node id: `test_x[student:ch-SIGINT]` -> SIGINT."""
+    nodeid = t.get("nodeid", "")
+    inside = nodeid[nodeid.find("[") + 1:-1] if "[" in nodeid else nodeid
+    return inside.rsplit("-", 1)[-1] if "-" in inside else inside
+
+
+def by_chapter(scored: list[Scored]) -> dict[str, dict[str, tuple[float, float]]]:
+    """submission -> chapter -> (earned, possible)."""
+    acc: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0.0, 0.0]))
+    for s in scored:
+        cell = acc[s.submission][s.chapter]
+        cell[0] += s.points
+        cell[1] += s.max_points
+    return {sub: {ch: (e, p) for ch, (e, p) in chs.items()} for sub, chs in acc.items()}
+
+
+def by_exercise(scored: list[Scored]) -> dict[str, dict[str, tuple[float, float]]]:
+    """submission -> exercise key -> (earned, possible)."""
+    acc: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0.0, 0.0]))
+    for s in scored:
+        cell = acc[s.submission][s.exercise]
+        cell[0] += s.points
+        cell[1] += s.max_points
+    return {sub: {ex: (e, p) for ex, (e, p) in exs.items()} for sub, exs in acc.items()}
+
+
+def test_name(s: Scored) -> str:
+    """A stable display name: "<chapter>/<exercise> <test>[<case>]"."""
+    return f"{s.exercise} {s.label}"
+
+
+def fmt(points: float) -> str:
+    """3.0 -> "3", 2.5 -> "2.5"."""
+    text = f"{points:.2f}".rstrip("0").rstrip(".")
+    return text if text not in ("", "-0") else "0"

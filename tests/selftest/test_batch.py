@@ -1,0 +1,177 @@
+"""Grading a class (tests/harness/batch.py, tests/classgrade.py): finding
+each student's chapters, staging only their files, the class table, the
+failure summary, and the network namespace that keeps students apart."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness import batch
+from harness.chapters import ROOT
+from harness.scores import Scored
+
+CLASSGRADE = ROOT / "tests" / "classgrade.py"
+
+
+def _write(path: Path, text: str = "x") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_batch_finds_each_layout(tmp_path):
+    _write(tmp_path / "ann" / "chapters" / "01_hello" / "hello_server.c")      # repository
+    _write(tmp_path / "ben" / "01_hello" / "hello_server.c")                   # chapters/
+    _write(tmp_path / "cat" / "workbook-main" / "chapters" / "01_hello" / "a.c")  # unpacked
+    (tmp_path / "dan").mkdir()                                                 # empty
+    _write(tmp_path / ".git" / "x")                                            # not a student
+    _write(tmp_path / "notes.txt")                                             # not a student
+    found = {s.name: s for s in batch.find_students(tmp_path)}
+    assert sorted(found) == ["ann", "ben", "cat", "dan"]
+    assert found["ann"].layout == "repository" and found["ann"].chapters == tmp_path / "ann" / "chapters"
+    assert found["ben"].layout == "chapters" and found["ben"].chapters == tmp_path / "ben"
+    assert found["cat"].chapters == tmp_path / "cat" / "workbook-main" / "chapters"
+    assert found["dan"].layout == "empty" and found["dan"].chapters is None
+
+
+def test_batch_stages_only_the_students_files(tmp_path):
+    theirs = tmp_path / "class" / "eve" / "chapters"
+    _write(theirs / "01_hello" / "hello_server.c", "int main(void) { return 0; }\n")
+    _write(theirs / "01_hello" / "answers.txt", "q1: x\n")
+    _write(theirs / "01_hello" / "notes.c", "not an exercise's file")
+    _write(theirs / "00_layered_model" / "wire.h", "#error the student's own header\n")
+    (theirs / "00_layered_model" / "wire.c").write_bytes(b"x" * (batch.MAX_FILE + 1))
+    (theirs / "00_layered_model" / "tcp_conversation.c").symlink_to("/etc/passwd")
+    _write(tmp_path / "class" / "eve" / "tests" / "grade.py", "their own grader")
+    _write(tmp_path / "class" / "eve" / "solutions" / "01_hello" / "answers.txt", "q1: x")
+    student = batch.locate(tmp_path / "class" / "eve")
+    staged = batch.stage(student, tmp_path / "staged", ["00_layered_model", "01_hello",
+                                                         "04_iterative_echo"])
+    got = sorted(str(p.relative_to(staged.root)) for p in staged.root.rglob("*") if p.is_file())
+    assert got == ["00_layered_model/wire.h", "01_hello/answers.txt", "01_hello/hello_server.c"]
+    # the header is the instructor's, never the student's
+    assert (staged.root / "00_layered_model" / "wire.h").read_bytes() == \
+        (ROOT / "chapters" / "00_layered_model" / "wire.h").read_bytes()
+    notes = "\n".join(staged.notes)
+    assert "wire.c: is" in notes and "over the" in notes
+    assert "tcp_conversation.c: is a symbolic link" in notes
+    assert "01_hello/hello_client.c: missing" in notes
+    assert "04_iterative_echo: no folder" in notes
+
+
+def _scored(student: str, chapter: str, test: str, ok: bool, worth: float = 1.0,
+            message: str = "") -> Scored:
+    return Scored(student, f"{chapter}/x", test, "", "passed" if ok else "failed",
+                  message, worth if ok else 0.0, worth)
+
+
+def _graded(name: str, scored: list[Scored], problem: str = "") -> batch.Graded:
+    return batch.Graded(batch.Student(name, Path(name), None, "empty"), None, scored, 1.0,
+                        problem)
+
+
+def test_batch_class_table_has_fixed_columns_sorted_by_student():
+    graded = [
+        _graded("zoe", [_scored("zoe", "01_hello", "t1", True, 2.5),
+                        _scored("zoe", "01_hello", "t2", False)]),
+        _graded("adam", []),  # nothing ran at all: zeros, not a missing row
+        _graded("mia", [_scored("mia", "00_layered_model", "t0", True),
+                        _scored("mia", "01_hello", "t1", True, 2.5)]),
+    ]
+    text = batch.class_csv(graded, ["00_layered_model", "01_hello"])
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows == [["student", "00_layered_model", "01_hello", "total"],
+                    ["adam", "0", "0", "0"], ["mia", "1", "2.5", "3.5"],
+                    ["zoe", "0", "2.5", "2.5"]]
+    assert batch.possible(graded, ["00_layered_model", "01_hello"]) == \
+        {"00_layered_model": 1.0, "01_hello": 3.5}
+
+
+def test_batch_failure_summary_ranks_tests_by_failures():
+    graded = [_graded(n, [_scored(n, "01_hello", "t_often", False,
+                                  message=f"What the test did: port {20000 + i}\nGot: nothing"),
+                          _scored(n, "01_hello", "t_once", n != "a"),
+                          _scored(n, "01_hello", "t_never", True)])
+              for i, n in enumerate("abc")]
+    text = batch.failure_summary(graded)
+    lines = [ln for ln in text.splitlines() if "01_hello" in ln]
+    assert "3/3" in lines[0] and "t_often" in lines[0] and "Got: nothing" in lines[0]
+    assert "1/3" in lines[1] and "t_once" in lines[1]
+    assert not any("t_never" in ln for ln in lines)
+    # a test that could not run (file missing) is counted apart
+    graded[0].scored.append(_scored("a", "01_hello", "t_missing", False,
+                                    message="chapters/01_hello/x.c is missing (x.c not found)."))
+    text = batch.failure_summary(graded)
+    assert any("0/0" in ln and "t_missing" in ln and "(+1 not run)" in ln
+               for ln in text.splitlines())
+
+
+def _netns_ok() -> tuple[bool, str]:
+    probe = subprocess.run([sys.executable, str(CLASSGRADE), "probe-netns"],
+                           capture_output=True, text=True, timeout=30)
+    return probe.returncode == 0, probe.stdout.strip()
+
+
+def test_batch_network_namespace_keeps_submissions_apart():
+    ok, why = _netns_ok()
+    if not ok:
+        pytest.skip(f"no network namespaces here: {why}")
+    with socket.socket() as outside:
+        outside.bind(("127.0.0.1", 0))
+        outside.listen(1)
+        port = outside.getsockname()[1]
+        # inside a new namespace: loopback is up (it can listen and connect
+        # to itself) and our listener is not there
+        script = (
+            "import sys, socket\n"
+            f"sys.path.insert(0, {str(ROOT / 'tests')!r})\n"
+            "from harness import batch\n"
+            "batch.enter_netns()\n"
+            "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(1)\n"
+            "socket.create_connection(s.getsockname(), timeout=2).close()\n"
+            "try:\n"
+            f"    socket.create_connection(('127.0.0.1', {port}), timeout=2)\n"
+            "    print('reached')\n"
+            "except ConnectionRefusedError:\n"
+            "    print('refused')\n")
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                             timeout=30)
+    assert out.stdout.strip() == "refused", out.stderr
+
+
+def test_batch_grades_a_small_class_end_to_end(tmp_path):
+    """Two students through the real driver: one complete (chapter 01), one
+    whose hello_client.c does not compile and whose answers are missing."""
+    cls = tmp_path / "class"
+    for name in ("ok", "broken"):
+        for f in ("hello_server.c", "hello_client.c", "answers.txt"):
+            _write(cls / name / "01_hello" / f,
+                   (ROOT / "solutions" / "01_hello" / f).read_text())
+    _write(cls / "broken" / "01_hello" / "hello_client.c", "int main(void) { return x; }\n")
+    (cls / "broken" / "01_hello" / "answers.txt").unlink()
+    out = tmp_path / "out"
+    env = dict(os.environ, WORKBOOK_BUILD=str(tmp_path / "build"))
+    run = subprocess.run([sys.executable, str(CLASSGRADE), "grade", "--submissions", str(cls),
+                          "--chapter", "01_hello", "--jobs", "2", "--out", str(out)],
+                         capture_output=True, text=True, timeout=300, env=env)
+    rows = list(csv.reader(io.StringIO((out / "class.csv").read_text())))
+    assert rows[0] == ["student", "01_hello", "total"], run.stdout + run.stderr
+    points = {r[0]: float(r[1]) for r in rows[1:]}
+    full = points["ok"]
+    assert full > 0 and 0 < points["broken"] < full
+    report = (out / "students" / "broken" / "report.txt").read_text()
+    assert "01_hello/hello_client: does not compile" in report
+    assert "01_hello/answers.txt: missing" in report
+    for f in ("junit.xml", "gradescope-results.json", "results.json"):
+        assert (out / "students" / "ok" / f).exists(), f
+    summary = (out / "failures.txt").read_text()
+    assert "0/1   01_hello/hello_client test_hello_client_greeting" in summary
+    assert "(+1 not run)" in summary

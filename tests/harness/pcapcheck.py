@@ -220,7 +220,7 @@ def _parse_line(line: str) -> Frame:
     )
 
 
-def read_frames(pcap: Path, tshark: str = "tshark", timeout: float = 10) -> list[Frame]:
+def read_frames(pcap: Path, tshark: str = "tshark", timeout: float = 30) -> list[Frame]:
     """Dissect every frame of pcap with tshark.
 
     Raw (absolute) sequence numbers are read, and checksum validation is

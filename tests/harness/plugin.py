@@ -255,7 +255,11 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if "sandbox" in entry and report.when == "teardown" and entry["outcome"] == "failed" \
             and "sandbox:" not in entry["message"]:
         entry["message"] += f"\nsandbox: {entry['sandbox']}"
-    if report.failed and entry["outcome"] != "failed":
+    if report.failed and entry["outcome"] == "failed" and report.when == "teardown":
+        # found after the test had already failed: a sanitizer's or valgrind's
+        # report, usually the cause of that failure, so it is shown too
+        entry["message"] += "\n\n" + report.longreprtext
+    elif report.failed and entry["outcome"] != "failed":
         entry["outcome"] = "failed"
         # xdist puts a "[gw0] linux -- Python ..." line first: not for students
         entry["message"] = "\n".join(ln for ln in report.longreprtext.splitlines()

@@ -37,20 +37,14 @@ def test_time_limit_kills_a_program_that_ignores_sigterm():
         group.close()
 
 
-def test_daemonized_grandchild_is_killed_when_the_test_ends(tmp_path):
-    pidfile = tmp_path / "pid"
-    # double fork and setsid: the grandchild leaves the process group
-    script = (f"import os,time\nif os.fork()==0:\n os.setsid()\n if os.fork()==0:\n"
-              f"  open({str(pidfile)!r},'w').write(str(os.getpid()))\n  time.sleep(60)\n"
-              f" os._exit(0)\nos.wait()\n")
+def test_daemonized_grandchild_is_killed_when_the_test_ends():
+    # double fork and setsid: the grandchild leaves the process group; it
+    # prints its pid on the stdout it inherited, which the harness reads
+    script = ("import os,time\nif os.fork()==0:\n os.setsid()\n if os.fork()==0:\n"
+              "  print(os.getpid(), flush=True)\n  time.sleep(60)\n os._exit(0)\nos.wait()\n")
     group = ProcessGroup()
     proc = group.start([sys.executable, "-c", script], limit=20)
-    assert proc.wait_exit(10) == 0
-    deadline = time.monotonic() + 5
-    while not pidfile.exists() or not pidfile.read_text():
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    pid = int(pidfile.read_text())
+    pid = int(proc.wait_output(r"^(\d+)$", 10).group(1))
     assert _alive(pid)
     group.close()
     assert not _alive(pid)

@@ -157,6 +157,10 @@ def wait_listening(proc: Proc, port: int, timeout: float) -> None:
         if port in listening_ports():
             return
         if not proc.running():
+            # it may have listened, handed the socket to a child and exited
+            # (a daemon) between the two looks: look once more
+            if port in listening_ports():
+                return
             raise ProgramExited(f"{proc.label} ended before it was listening on port {port}")
         if time.monotonic() > deadline:
             others = sorted(ports_listened_by(proc))

@@ -219,6 +219,8 @@ def procs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ProcessGro
     in the test's own temporary folder."""
     group = ProcessGroup(cwd=tmp_path)
     yield group
+    if any(proc.outwaited and proc.argv[:1] == ["wine"] for proc in group.procs):
+        request.node._workbook_wine_hung = True  # type: ignore[attr-defined]
     group.close()
     if group.events:
         # shown under the test's failure (pytest_runtest_logreport)
@@ -238,6 +240,37 @@ def procs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ProcessGro
                 start = min(err.find(m) for m in SANITIZER_MARKS if m in err)
                 pytest.fail(f"the sanitizer found a problem in {proc.label}:\n"
                             + err[max(0, start - 200):start + 2500], pytrace=False)
+
+
+# -- a second chance for Wine ----------------------------------------------
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+    """Run a Windows program's test once more if it failed after waiting in
+    vain for the program to end. Wine now and then leaves a blocking recv() waiting
+    although the data has arrived (seen about once in a few hundred runs of
+    the reference client, never on Linux); a program that really hangs
+    hangs both times, so the second run changes no one's grade but the
+    unlucky one's. The report says when a test needed it."""
+    prog = item.callspec.params.get("prog") if hasattr(item, "callspec") else None
+    if not (isinstance(prog, Program) and prog.ex.kind == "windows"):
+        return None
+    from _pytest.runner import runtestprotocol
+    item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    reports = runtestprotocol(item, nextitem=nextitem, log=False)
+    if any(r.failed for r in reports) and getattr(item, "_workbook_wine_hung", False):
+        first = next(r for r in reports if r.failed)
+        item._workbook_wine_hung = False  # type: ignore[attr-defined]
+        item._initrequest()  # type: ignore[attr-defined]
+        item.user_properties.append(
+            ("retried", "the program did not end when this test waited for it under "
+             "Wine, so the test was run a second time; the first run said: "
+             + (first.longreprtext.strip().splitlines() or [""])[0][:300]))
+        reports = runtestprotocol(item, nextitem=nextitem, log=False)
+    for report in reports:
+        item.ihook.pytest_runtest_logreport(report=report)
+    item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    return True
 
 
 # -- recording outcomes ---------------------------------------------------

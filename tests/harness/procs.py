@@ -69,6 +69,7 @@ class Proc:
                  stdin_data: bytes | None = None, label: str | None = None,
                  preexec: Callable[[], None] | None = None) -> None:
         self.argv = list(argv)
+        self.outwaited = False
         self.label = label or Path(argv[0]).name
         self.started = time.monotonic()
         self._cond = threading.Condition()
@@ -198,6 +199,7 @@ class Proc:
         try:
             rc = self.popen.wait(timeout)
         except subprocess.TimeoutExpired:
+            self.outwaited = True  # a test waited for its end in vain
             return None
         deadline = time.monotonic() + 2.0
         with self._cond:

@@ -219,7 +219,8 @@ def procs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ProcessGro
     in the test's own temporary folder."""
     group = ProcessGroup(cwd=tmp_path)
     yield group
-    if any(proc.outwaited and proc.argv[:1] == ["wine"] for proc in group.procs):
+    if any(proc.argv[:1] == ["wine"] and (proc.outwaited or "Unhandled" in proc.stderr_text())
+           for proc in group.procs):
         request.node._workbook_wine_hung = True  # type: ignore[attr-defined]
     group.close()
     if group.events:
@@ -247,11 +248,13 @@ def procs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ProcessGro
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
     """Run a Windows program's test once more if it failed after waiting in
-    vain for the program to end. Wine now and then leaves a blocking recv() waiting
-    although the data has arrived (seen about once in a few hundred runs of
-    the reference client, never on Linux); a program that really hangs
-    hangs both times, so the second run changes no one's grade but the
-    unlucky one's. The report says when a test needed it."""
+    vain for the program to end, or after Wine reported an unhandled
+    exception. Wine itself, now and then, leaves the reference client
+    waiting for an echo that has arrived, or crashes inside it ("Unhandled
+    page fault"): rare (once in hundreds of runs), never on Linux. A
+    program that really hangs or crashes does it again, so the second run
+    changes no one's grade but the unlucky one's. The results say when a
+    test needed it."""
     prog = item.callspec.params.get("prog") if hasattr(item, "callspec") else None
     if not (isinstance(prog, Program) and prog.ex.kind == "windows"):
         return None
@@ -263,8 +266,8 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         item._workbook_wine_hung = False  # type: ignore[attr-defined]
         item._initrequest()  # type: ignore[attr-defined]
         item.user_properties.append(
-            ("retried", "the program did not end when this test waited for it under "
-             "Wine, so the test was run a second time; the first run said: "
+            ("retried", "under Wine the program hung or crashed, so the test was run "
+             "a second time; the first run said: "
              + (first.longreprtext.strip().splitlines() or [""])[0][:300]))
         reports = runtestprotocol(item, nextitem=nextitem, log=False)
     for report in reports:

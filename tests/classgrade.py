@@ -67,7 +67,8 @@ def cmd_one(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     exs = [e for e in chmod.EXERCISES if e.chapter in args.chapters]
-    built = buildmod.build(exs, Path(args.src), out / "build")
+    built = buildmod.build(exs, Path(args.src), out / "build",
+                           pch=Path(args.pch) if args.pch else None)
     sub = {"name": args.name, "kind": "student", "root": args.src, "build": str(out / "build"),
            "chapters": args.chapters}
     # the tests' working folders (the students' programs' cwd) stay inside
@@ -130,7 +131,7 @@ class Slots:
 
 def grade_one(student: batch.Student, out_root: Path, chapters: list[str], slots: Slots,
               netns: bool, session_jobs: str, limit: float,
-              cgroups: sandbox.Cgroups) -> batch.Graded:
+              cgroups: sandbox.Cgroups, pch: Path | None = None) -> batch.Graded:
     t0 = time.monotonic()
     out = out_root / "students" / student.name
     if out.exists():
@@ -143,7 +144,8 @@ def grade_one(student: batch.Student, out_root: Path, chapters: list[str], slots
     try:
         cmd = [sys.executable, __file__, "one", "--name", student.name,
                "--src", str(staged.root), "--out", str(out), "--jobs", session_jobs,
-               "--chapters", *chapters] + (["--netns"] if netns else [])
+               "--chapters", *chapters] + (["--netns"] if netns else []) + (
+                   ["--pch", str(pch)] if pch else [])
         env = dict(os.environ, WORKBOOK_BUILD=str(slot), PYTHONDONTWRITEBYTECODE="1")
         with open(out / "grader.log", "w") as logf:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
@@ -219,12 +221,16 @@ def grade_class(class_dir: Path, out_root: Path, chapters: list[str], jobs: int,
         spent = slots.prepare_wine(master)
         if spent > 0.5:
             say(f"  copied the Wine prefix for {len(slots.dirs)} worker(s) in {spent:.1f} s")
+    pch = None
+    if any(e.kind == "windows" for e in chmod.EXERCISES if e.chapter in chapters) \
+            and shutil.which(buildmod.WIN_CC):
+        pch = buildmod.windows_pch(out_root / "pch")  # made once, used by every student
     done = 0
     lock = threading.Lock()
 
     def work(st: batch.Student) -> batch.Graded:
         nonlocal done
-        g = grade_one(st, out_root, chapters, slots, netns, session_jobs, limit, cg)
+        g = grade_one(st, out_root, chapters, slots, netns, session_jobs, limit, cg, pch)
         with lock:
             done += 1
             say(f"  [{done}/{len(students)}] {st.name}: {scores.fmt(g.total)} points "
@@ -374,6 +380,7 @@ def main() -> int:
     p.add_argument("--jobs", default="0")
     p.add_argument("--chapters", nargs="+", required=True)
     p.add_argument("--netns", action="store_true")
+    p.add_argument("--pch", help="precompiled Windows headers (build.windows_pch)")
     p.set_defaults(func=cmd_one)
     p = sub.add_parser("probe-netns")
     p.set_defaults(func=cmd_probe_netns)

@@ -158,10 +158,30 @@ def enter_netns() -> None:
     if libc.unshare(CLONE_NEWNET) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"unshare(CLONE_NEWNET): {os.strerror(err)}")
+    if _small_tcp_table():
+        # a namespace made from this one gets a TCP table of its own, sized
+        # for a few test connections; the one above is dropped as we leave it
+        if libc.unshare(CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"unshare(CLONE_NEWNET): {os.strerror(err)}")
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         ifreq = struct.pack("16sH22x", b"lo", 0)
         flags = struct.unpack("16sH22x", fcntl.ioctl(s, _SIOCGIFFLAGS, ifreq))[1]
         fcntl.ioctl(s, _SIOCSIFFLAGS, struct.pack("16sH22x", b"lo", flags | _IFF_UP))
+
+
+def _small_tcp_table(buckets: int = 1024) -> bool:
+    """Ask that network namespaces made from this one get a TCP hash table
+    of `buckets` entries (Linux 6.1+). By default a namespace shares the
+    host's table, sized by the machine's memory (262144 buckets with 24
+    GiB), and the harness reads /proc/net/tcp, which walks every bucket, a
+    hundred times per chapter: 3.6 ms a read instead of 0.05 ms. Set here,
+    in a namespace of our own, the host's own setting is never touched."""
+    try:
+        Path("/proc/sys/net/ipv4/tcp_child_ehash_entries").write_text(str(buckets))
+        return True
+    except OSError:  # an older kernel: keep the shared table
+        return False
 
 
 # -- the class's results -------------------------------------------------------------

@@ -27,7 +27,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 from . import sandbox
 
@@ -67,7 +67,7 @@ class Proc:
     def __init__(self, argv: Sequence[str], *, env: dict[str, str] | None = None,
                  cwd: Path | None = None, limit: float = DEFAULT_LIMIT,
                  stdin_data: bytes | None = None, label: str | None = None,
-                 preexec: Callable[[], None] | None = None) -> None:
+                 wrapper: Sequence[str] = ()) -> None:
         self.argv = list(argv)
         self.outwaited = False
         self.label = label or Path(argv[0]).name
@@ -77,9 +77,9 @@ class Proc:
         self._err = _Stream()
         self.timed_out = False
         self.popen = subprocess.Popen(
-            self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            [*wrapper, *self.argv], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, env=env, cwd=cwd, start_new_session=True,
-            preexec_fn=preexec, close_fds=True)
+            close_fds=True)
         self.pid = self.popen.pid
         for pipe, stream in ((self.popen.stdout, self._out),
                              (self.popen.stderr, self._err)):
@@ -302,10 +302,10 @@ class ProcessGroup:
         kwargs.setdefault("env", self.env)
         kwargs.setdefault("cwd", self.cwd)
         own = limits or self.limits
-        if own is not None and "preexec" not in kwargs:
+        if own is not None and "wrapper" not in kwargs:
             if self.cage is None and self.limits is not None:
                 self.cage = sandbox.cgroups().cage(self.limits)
-            kwargs["preexec"] = sandbox.preexec(own, self.cage)
+            kwargs["wrapper"] = sandbox.wrapper(own, self.cage)
         proc = Proc(argv, **kwargs)
         self.procs.append(proc)
         return proc

@@ -248,8 +248,9 @@ def procs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ProcessGro
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
     """Run a Windows program's test once more if it failed after waiting in
-    vain for the program to end, or after Wine reported an unhandled
-    exception. Wine itself, now and then, leaves the reference client
+    vain for the program to end, after Wine reported an unhandled
+    exception, or while Wine's server crashed and was restarted
+    (grade.Wine). Wine itself, now and then, leaves the reference client
     waiting for an echo that has arrived, or crashes inside it ("Unhandled
     page fault"): rare (once in hundreds of runs), never on Linux. A
     program that really hangs or crashes does it again, so the second run
@@ -260,7 +261,10 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         return None
     from _pytest.runner import runtestprotocol
     item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    restarts = _wine_restarts(item.config)
     reports = runtestprotocol(item, nextitem=nextitem, log=False)
+    if any(r.failed for r in reports) and _wine_restarts(item.config) != restarts:
+        item._workbook_wine_hung = True  # type: ignore[attr-defined]  # its server crashed
     if any(r.failed for r in reports) and getattr(item, "_workbook_wine_hung", False):
         first = next(r for r in reports if r.failed)
         item._workbook_wine_hung = False  # type: ignore[attr-defined]
@@ -274,6 +278,13 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         item.ihook.pytest_runtest_logreport(report=report)
     item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
     return True
+
+
+def _wine_restarts(config: pytest.Config) -> str:
+    try:
+        return (Path(config.getoption("--wineprefix")) / "workbook-restarts").read_text()
+    except OSError:
+        return ""
 
 
 # -- recording outcomes ---------------------------------------------------

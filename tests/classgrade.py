@@ -114,11 +114,8 @@ class Slots:
     def prepare_wine(self, master: Path) -> float:
         """Copy the master prefix to every slot that lacks it or has an
         older one (wineserver refuses two servers for one prefix, and a
-        shared prefix's registry would be written by several). The 700 MB
-        of DLLs under drive_c/windows are hard links, not copies: Wine only
-        reads them, and copying them left gigabytes of dirty pages whose
-        write-back stalled the wineservers of the first minutes' students
-        (their Windows tests took 2.5 s a program instead of 0.1 s)."""
+        shared prefix's registry would be written by several); the DLLs
+        are hard links (grade.copy_prefix)."""
         t0 = time.monotonic()
         stamp = (master / "system.reg").stat().st_mtime
         for d in self.dirs:
@@ -128,17 +125,8 @@ class Slots:
                 continue
             if mine.exists():
                 shutil.rmtree(mine)
-            windows = master / "drive_c" / "windows"
-
-            def link_or_copy(src: str, dst: str) -> object:
-                if Path(src).is_relative_to(windows):
-                    try:
-                        os.link(src, dst)
-                        return dst
-                    except OSError:
-                        pass  # another file system: copy
-                return shutil.copy2(src, dst)
-            shutil.copytree(master, mine, symlinks=True, copy_function=link_or_copy)
+            import grade
+            grade.copy_prefix(master, mine)
             (mine / ".copied").write_text(str(stamp))
         return time.monotonic() - t0
 

@@ -103,9 +103,9 @@ class Wine:
     <prefix>/workbook-restarts, so that the harness runs again a test
     that the crash caught (see plugin.pytest_runtest_protocol)."""
 
-    def __init__(self, needed: bool) -> None:
+    def __init__(self, needed: bool, prefix: Path | None = None) -> None:
         self.needed = needed and shutil.which("wine") is not None
-        self.prefix = BUILD / "wine"
+        self.prefix = prefix or BUILD / "wine"
         self.env = dict(os.environ, WINEPREFIX=str(self.prefix), WINEDEBUG="-all",
                         WINEDLLOVERRIDES="mscoree,mshtml=")
         self.env.pop("DISPLAY", None)
@@ -210,6 +210,25 @@ class Wine:
         if self._watcher is not None:
             self._watcher.join(10)
         self.sweep()
+
+
+def copy_prefix(master: Path, dest: Path) -> None:
+    """A Wine prefix of its own (wineserver allows one server per prefix):
+    the 700 MB of DLLs under drive_c/windows are hard links, not copies
+    (Wine only reads them, and copying them left gigabytes of dirty pages
+    to write back while the first students were graded); the registry and
+    the rest are copied."""
+    windows = master / "drive_c" / "windows"
+
+    def link_or_copy(src: str, dst: str) -> object:
+        if Path(src).is_relative_to(windows):
+            try:
+                os.link(src, dst)
+                return dst
+            except OSError:
+                pass  # another file system: copy
+        return shutil.copy2(src, dst)
+    shutil.copytree(master, dest, symlinks=True, copy_function=link_or_copy)
 
 
 def _unix_listening(path: Path) -> bool:

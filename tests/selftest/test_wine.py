@@ -1,0 +1,69 @@
+"""Wine's server, kept alive: Wine 8's wineserver sometimes fails an
+assertion in its socket code and exits, taking every Windows program of the
+run with it. grade.Wine must start a new one at once, count the restart
+where the plugin looks (so the test it caught runs again), and still leave
+nothing behind at the end."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.chapters import ROOT
+
+sys.path.insert(0, str(ROOT / "tests"))
+import grade  # noqa: E402
+
+MASTER = grade.BUILD / "wine"
+
+pytestmark = pytest.mark.skipif(shutil.which("wine") is None or
+                                not (MASTER / "system.reg").exists(),
+                                reason="Wine is not installed or its prefix is not made yet")
+
+
+def _in_prefix(prefix: Path) -> list[int]:
+    mark = f"WINEPREFIX={prefix}\0".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if mark in (entry / "environ").read_bytes() + b"\0":
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
+def _wine_echo(wine: grade.Wine) -> subprocess.CompletedProcess:
+    return subprocess.run(["wine", "cmd", "/c", "echo", "alive"], env=wine.env,
+                          stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+
+
+def test_a_crashed_server_is_replaced(tmp_path):
+    prefix = tmp_path / "wine"
+    grade.copy_prefix(MASTER, prefix)
+    wine = grade.Wine(needed=True, prefix=prefix)
+    with wine:
+        first = wine.server
+        assert first is not None and first.poll() is None
+        assert (prefix / "workbook-restarts").read_text() == "0"
+        os.kill(first.pid, signal.SIGKILL)  # as the failed assertion ends it
+        deadline = time.monotonic() + 60
+        while ((prefix / "workbook-restarts").read_text() != "1"
+               and time.monotonic() < deadline):
+            time.sleep(0.05)  # the watcher writes the count once the new server is up
+        assert (prefix / "workbook-restarts").read_text() == "1", "no restart was counted"
+        assert wine.server is not first and wine.server.poll() is None
+        ran = _wine_echo(wine)
+        assert ran.returncode == 0 and b"alive" in ran.stdout, ran
+    deadline = time.monotonic() + 10
+    while _in_prefix(prefix) and time.monotonic() < deadline:
+        time.sleep(0.05)  # SIGKILLed processes take a moment to disappear
+    assert not _in_prefix(prefix), "processes of the prefix were left behind"

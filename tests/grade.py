@@ -126,6 +126,7 @@ class Wine:
             self._run(["wineserver", "-k"], 30)
             self.sweep()
         (self.prefix / "workbook-restarts").write_text("0")
+        (self.prefix / "workbook-booting").unlink(missing_ok=True)
         self._start()
         self._watcher = threading.Thread(target=self._watch, daemon=True)
         self._watcher.start()
@@ -166,9 +167,16 @@ class Wine:
             last = said.decode(errors="replace").strip().splitlines()[-1:] or [""]
             print(f"note: Wine's server stopped (status {server.returncode}: {last[0]}); "
                   "starting a new one", file=sys.stderr, flush=True)
+            # Tests wait while this file exists (plugin.Program.start): a
+            # program started before the services are booted would boot them
+            # itself, inside its test's cage, which kills them when the test
+            # ends, and so every later program would boot them again (2.5 s)
+            booting = self.prefix / "workbook-booting"
+            booting.write_text(str(os.getpid()))
             self.sweep()  # the programs and services it leaves are useless now
             self._start()
             (self.prefix / "workbook-restarts").write_text(str(self.restarts))
+            booting.unlink(missing_ok=True)
 
     def _run(self, argv: list[str], timeout: float) -> None:
         # Wine's background services inherit stdout and stderr: never capture

@@ -103,6 +103,8 @@ class Program:
         return [binary, *args]
 
     def start(self, procs: ProcessGroup, *args: str, **kwargs) -> Proc:
+        if self.ex.kind == "windows":
+            _wait_wine_booted(Path(self.env.get("WINEPREFIX", "")))
         kwargs.setdefault("label", self.ex.binary)
         kwargs.setdefault("env", self.env)
         if procs.limits is not None and not (self.ex.kind == "windows" or self.sub.sanitize
@@ -113,6 +115,15 @@ class Program:
             kwargs.setdefault("limits", replace(procs.limits,
                                                 address_space=PLAIN_ADDRESS_SPACE))
         return procs.start(self.argv(*args), **kwargs)
+
+
+def _wait_wine_booted(prefix: Path, timeout: float = 120.0) -> None:
+    """Wait while grade.Wine restarts a crashed wineserver and boots the
+    prefix's services again (it holds <prefix>/workbook-booting meanwhile)."""
+    marker = prefix / "workbook-booting"
+    deadline = time.monotonic() + timeout
+    while marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)  # a file written by another process: nothing to wait on
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -151,8 +162,11 @@ def _cases(metafunc: pytest.Metafunc, ex: Exercise) -> list[tuple[str | None, An
 
 def _base_env(config: pytest.Config) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    # WINESERVER: a program must never start a wineserver of its own (it
+    # would hold the prefix against grade.Wine's, and boot Wine's services
+    # inside the test's cage); with no server it fails, and is run again
     env.update(WINEDEBUG="-all", WINEPREFIX=config.getoption("--wineprefix"),
-               WINEDLLOVERRIDES="mscoree,mshtml=", LC_ALL="C")
+               WINEDLLOVERRIDES="mscoree,mshtml=", LC_ALL="C", WINESERVER="/bin/false")
     return env
 
 

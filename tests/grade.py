@@ -189,12 +189,15 @@ class Wine:
             print(paint(f"warning: `{' '.join(argv)}` took over {timeout} s", YELLOW))
 
     def sweep(self) -> None:
-        """Kill every process that runs in this Wine prefix."""
+        """Kill every Wine process (wineserver, a Windows program or service:
+        their executable is Wine's) that runs in this Wine prefix."""
         mark = f"WINEPREFIX={self.prefix}\0".encode()
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit() or int(entry.name) == os.getpid():
                 continue
             try:
+                if not os.path.basename(os.readlink(entry / "exe")).startswith("wine"):
+                    continue
                 environ = (entry / "environ").read_bytes() + b"\0"
             except OSError:
                 continue

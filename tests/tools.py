@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -21,6 +22,10 @@ from harness import live, studentloop  # noqa: E402
 
 
 def main() -> int:
+    # Ctrl-C must stop these tools even when whatever started them ignored
+    # SIGINT (a command started in the background by a script inherits
+    # that, and Python then leaves it ignored)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     parser = argparse.ArgumentParser(prog="tools.py")
     sub = parser.add_subparsers(dest="cmd", required=True)
     studentloop.add_commands(sub)   # hint, reset, watch

@@ -105,8 +105,11 @@ class Program:
     def start(self, procs: ProcessGroup, *args: str, **kwargs) -> Proc:
         if self.ex.kind == "windows":
             _wait_wine_booted(Path(self.env.get("WINEPREFIX", "")))
+            kwargs.setdefault("env", self.env)
+        else:  # Wine's variables are for Wine only
+            kwargs.setdefault("env", {k: v for k, v in self.env.items()
+                                      if not k.startswith("WINE")})
         kwargs.setdefault("label", self.ex.binary)
-        kwargs.setdefault("env", self.env)
         if procs.limits is not None and not (self.ex.kind == "windows" or self.sub.sanitize
                                              or self.sub.valgrind):
             # AddressSanitizer, valgrind and Wine reserve huge address spaces:

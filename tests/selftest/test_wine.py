@@ -32,7 +32,7 @@ def _in_prefix(prefix: Path) -> list[int]:
     mark = f"WINEPREFIX={prefix}\0".encode()
     found = []
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
+        if entry.name.isdigit() and entry.name != str(os.getpid()):
             try:
                 if mark in (entry / "environ").read_bytes() + b"\0":
                     found.append(int(entry.name))
@@ -50,6 +50,9 @@ def test_a_crashed_server_is_replaced(tmp_path):
     prefix = tmp_path / "wine"
     grade.copy_prefix(MASTER, prefix)
     wine = grade.Wine(needed=True, prefix=prefix)
+    # a native program with the prefix in its environment (as a test's own
+    # helpers may have): the restart must leave it alone
+    bystander = subprocess.Popen(["sleep", "60"], env=dict(os.environ, WINEPREFIX=str(prefix)))
     with wine:
         first = wine.server
         assert first is not None and first.poll() is None
@@ -63,6 +66,9 @@ def test_a_crashed_server_is_replaced(tmp_path):
         assert wine.server is not first and wine.server.poll() is None
         ran = _wine_echo(wine)
         assert ran.returncode == 0 and b"alive" in ran.stdout, ran
+        assert bystander.poll() is None, "the restart killed a program that is not Wine's"
+    bystander.kill()
+    bystander.wait()
     deadline = time.monotonic() + 10
     while _in_prefix(prefix) and time.monotonic() < deadline:
         time.sleep(0.05)  # SIGKILLed processes take a moment to disappear

@@ -14,6 +14,7 @@ outcomes and prints a table.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import re
@@ -111,6 +112,7 @@ class Wine:
         self.env.pop("DISPLAY", None)
         self.server: subprocess.Popen | None = None
         self.restarts = 0
+        self._restarted = threading.Condition()
         self._closing = threading.Event()
         self._watcher: threading.Thread | None = None
 
@@ -126,7 +128,7 @@ class Wine:
             self._run(["wineserver", "-k"], 30)
             self.sweep()
         (self.prefix / "workbook-restarts").write_text("0")
-        (self.prefix / "workbook-booting").unlink(missing_ok=True)
+        (self.prefix / "workbook-booting").touch()  # see _watch
         self._start()
         self._watcher = threading.Thread(target=self._watch, daemon=True)
         self._watcher.start()
@@ -163,20 +165,27 @@ class Wine:
             server.wait()
             if self._closing.is_set():
                 return
-            self.restarts += 1
             last = said.decode(errors="replace").strip().splitlines()[-1:] or [""]
             print(f"note: Wine's server stopped (status {server.returncode}: {last[0]}); "
                   "starting a new one", file=sys.stderr, flush=True)
-            # Tests wait while this file exists (plugin.Program.start): a
-            # program started before the services are booted would boot them
-            # itself, inside its test's cage, which kills them when the test
-            # ends, and so every later program would boot them again (2.5 s)
-            booting = self.prefix / "workbook-booting"
-            booting.write_text(str(os.getpid()))
-            self.sweep()  # the programs and services it leaves are useless now
-            self._start()
-            (self.prefix / "workbook-restarts").write_text(str(self.restarts))
-            booting.unlink(missing_ok=True)
+            # Tests wait while we hold this lock (plugin.Program.start takes
+            # it shared): a program started before the services are booted
+            # would boot them itself, inside its test's cage, which kills
+            # them when the test ends, and so every later program would boot
+            # them again (2.5 s each). The kernel drops the lock if we die.
+            with open(self.prefix / "workbook-booting", "rb") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                self.sweep()  # the programs and services it leaves are useless now
+                self._start()
+                with self._restarted:
+                    self.restarts += 1
+                    (self.prefix / "workbook-restarts").write_text(str(self.restarts))
+                    self._restarted.notify_all()
+
+    def wait_restarts(self, count: int, timeout: float) -> bool:
+        """Wait until the server has been restarted `count` times."""
+        with self._restarted:
+            return self._restarted.wait_for(lambda: self.restarts >= count, timeout)
 
     def _run(self, argv: list[str], timeout: float) -> None:
         # Wine's background services inherit stdout and stderr: never capture

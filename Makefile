@@ -5,7 +5,12 @@
 PYTHON ?= $(shell for p in /usr/bin/python3 python3; do \
 	  if command -v $$p >/dev/null 2>&1 && $$p -c 'import pytest, xdist' 2>/dev/null; \
 	  then command -v $$p; break; fi; done)
-PY := $(or $(PYTHON),$(shell command -v /usr/bin/python3 || command -v python3))
+PY := $(or $(PYTHON),$(shell command -v /usr/bin/python3 || command -v python3),/usr/bin/python3)
+# a machine with no Python at all: root installs Debian's, anyone else is told how
+NEEDS_PYTHON = @command -v $(PY) >/dev/null 2>&1 || { if [ "$$(id -u)" = 0 ]; then \
+	echo "Installing what the workbook needs (apt-get, as root): python3"; \
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3; \
+	else echo "The workbook needs Python 3. Run: sudo apt-get install python3"; exit 2; fi; }
 CHAPTER ?=
 SANITIZE ?=
 SRC ?= chapters
@@ -33,6 +38,7 @@ help:
 	@echo "make clean                                 remove build/"
 
 check:
+	$(NEEDS_PYTHON)
 	@$(GRADE) check --src $(SRC) $(if $(CHAPTER),--chapter $(CHAPTER)) $(if $(filter 1 yes true,$(SANITIZE)),--sanitize) --jobs $(JOBS)
 
 # the self-test, the handout and the autograder need the reference solutions
@@ -42,6 +48,7 @@ solutions and answer keys), which a student's copy does not have. Use make check
 
 test:
 	$(NEEDS_SOLUTIONS)
+	$(NEEDS_PYTHON)
 	@$(GRADE) selftest --jobs $(JOBS)
 
 deps:

@@ -269,9 +269,9 @@ def cmd_grade(args: argparse.Namespace) -> int:
         if ch not in chmod.CHAPTERS:
             log(f"No chapter {ch!r}. Chapters: {', '.join(chmod.CHAPTERS)}")
             return 2
-    missing = deps.missing_for([e for e in chmod.EXERCISES if e.chapter in chapters])
+    missing = deps.ensure([e for e in chmod.EXERCISES if e.chapter in chapters])
     if missing:
-        log(deps.explain(missing))
+        log(missing)
         return 2
     jobs = int(args.jobs) if args.jobs not in ("auto", "") else default_jobs()
     out = Path(args.out).resolve() if args.out else BUILD / "grade"

@@ -308,10 +308,10 @@ def cmd_check(args: argparse.Namespace) -> int:
             reports.write_failure(out, f"no chapter {ch!r} in this workbook")
             return 2
     exs = [e for e in chmod.EXERCISES if e.chapter in chapters]
-    missing = deps.missing_for(exs)
+    missing = deps.ensure(exs, "valgrind" if args.valgrind else "check")
     if missing:
-        print(deps.explain(missing))
-        reports.write_failure(out, deps.explain(missing))
+        print(missing)
+        reports.write_failure(out, missing)
         return 2
     src = Path(args.src).resolve()
     built = buildmod.build(exs, src, out, sanitize=args.sanitize)
@@ -493,9 +493,9 @@ def load_mutants() -> tuple[list[Mutant], list[str]]:
 
 def cmd_selftest(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
-    missing = deps.missing_for(list(chmod.EXERCISES))
+    missing = deps.ensure(list(chmod.EXERCISES), "selftest")
     if missing:
-        print(deps.explain(missing))
+        print(missing)
         return 2
     demo = start_demo_class()  # runs beside everything below; checked at the end
     work = BUILD / "selftest"

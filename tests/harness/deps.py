@@ -1,4 +1,9 @@
-"""What the workbook needs from Debian/Ubuntu, and installing it (make deps)."""
+"""What the workbook needs from Debian/Ubuntu, and installing it.
+
+`make check` and `make test` call `ensure()` first: run as root, it installs
+whatever is missing (one line saying what, then apt-get's own progress); run
+as anyone else, it prints the one `sudo` command that would, and stops.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +11,18 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
+from typing import Callable
 
 from .chapters import Exercise
 
-PACKAGES = ["gcc", "make", "patch", "pkg-config", "check", "python3", "python3-pytest",
-            "python3-pytest-timeout", "python3-pytest-xdist", "python3-yaml", "tshark",
-            "gcc-mingw-w64-x86-64", "wine", "wine64", "valgrind", "socat",
-            "inotify-tools"]
-INSTALL = ("apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "
-           + " ".join(PACKAGES))
+# the interpreter Debian's python3-pytest installs for
+DEBIAN_PYTHON = "/usr/bin/python3"
 
 
-def _python_has(module: str) -> bool:
-    return subprocess.run([sys.executable, "-c", f"import {module}"],
+def _python_has(module: str, python: str | None = None) -> bool:
+    python = python or sys.executable
+    return subprocess.run([python, "-c", f"import {module}"],
                           capture_output=True).returncode == 0
 
 
@@ -27,45 +31,124 @@ def _pkg_config_has(lib: str) -> bool:
         ["pkg-config", "--exists", lib]).returncode == 0
 
 
-def missing_for(exercises: list[Exercise]) -> list[tuple[str, str]]:
-    """(what is missing, the Debian package that provides it)."""
-    need: list[tuple[str, str]] = []
+def _tool(name: str) -> Callable[[], bool]:
+    return lambda: shutil.which(name) is not None
+
+
+@dataclass(frozen=True)
+class Need:
+    what: str                    # what the student is told is missing
+    packages: tuple[str, ...]    # the Debian packages that provide it
+    present: Callable[[], bool]
+    wanted: Callable[[set[str], set[str], str], bool]  # (kinds, names, purpose)
+
+
+def _always(kinds: set[str], names: set[str], purpose: str) -> bool:
+    return True
+
+
+def _selftest(kinds: set[str], names: set[str], purpose: str) -> bool:
+    return purpose == "selftest"
+
+
+NEEDS: tuple[Need, ...] = (
+    Need("a C compiler (gcc)", ("gcc", "libc6-dev"),
+         _tool(os.environ.get("CC", "gcc")), _always),
+    Need("make", ("make",), _tool("make"), _always),
+    Need("bubblewrap, the sandbox student programs run in", ("bubblewrap",),
+         _tool("bwrap"), _always),
+    Need("the Python module pytest", ("python3-pytest",),
+         lambda: _python_has("pytest"), _always),
+    Need("the Python module xdist (parallel tests)", ("python3-pytest-xdist",),
+         lambda: _python_has("xdist"), _always),
+    Need("the Python module pytest_timeout", ("python3-pytest-timeout",),
+         lambda: _python_has("pytest_timeout"), _always),
+    Need("the Check unit-testing library", ("check", "pkg-config"),
+         lambda: _pkg_config_has("check"), lambda k, n, p: "check" in k),
+    Need("tshark, the packet dissector", ("tshark",), _tool("tshark"),
+         lambda k, n, p: "tcp_conversation" in n or p == "selftest"),
+    Need("the mingw-w64 cross-compiler", ("gcc-mingw-w64-x86-64",),
+         _tool("x86_64-w64-mingw32-gcc"), lambda k, n, p: "windows" in k),
+    Need("Wine, to run Windows programs", ("wine", "wine64"), _tool("wine"),
+         lambda k, n, p: "windows" in k),
+    Need("valgrind", ("valgrind",), _tool("valgrind"),
+         lambda k, n, p: p == "valgrind"),
+    Need("patch, to apply the mutants", ("patch",), _tool("patch"), _selftest),
+    Need("the Python module yaml (the Classroom workflow's check)", ("python3-yaml",),
+         lambda: _python_has("yaml"), _selftest),
+    Need("inotifywait (make watch)", ("inotify-tools",), _tool("inotifywait"), _selftest),
+    Need("socat (make try)", ("socat",), _tool("socat"), _selftest),
+)
+
+PACKAGES = sorted({p for n in NEEDS for p in n.packages} | {"python3"})
+
+
+def missing_for(exercises: list[Exercise], purpose: str = "check") -> list[Need]:
+    """What these exercises need that this machine lacks.  purpose is
+    "check", "selftest" (everything the self-test touches) or "valgrind"."""
     kinds = {e.kind for e in exercises}
     names = {e.name for e in exercises}
-    if not shutil.which(os.environ.get("CC", "gcc")):
-        need.append(("a C compiler (gcc)", "gcc"))
-    if not shutil.which("patch"):
-        need.append(("patch, to apply the mutants (make test)", "patch"))
-    for module, package in (("pytest", "python3-pytest"), ("xdist", "python3-pytest-xdist"),
-                            ("pytest_timeout", "python3-pytest-timeout")):
-        if not _python_has(module):
-            need.append((f"the Python module {module} for {sys.executable}", package))
-    if "check" in kinds and not _pkg_config_has("check"):
-        need.append(("the Check unit-testing library", "check pkg-config"))
-    if "tcp_conversation" in names and not shutil.which("tshark"):
-        need.append(("tshark, the packet dissector", "tshark"))
-    if "windows" in kinds:
-        if not shutil.which("x86_64-w64-mingw32-gcc"):
-            need.append(("the mingw-w64 cross-compiler", "gcc-mingw-w64-x86-64"))
-        if not shutil.which("wine"):
-            need.append(("Wine, to run Windows programs", "wine wine64"))
-    return need
+    return [n for n in NEEDS if n.wanted(kinds, names, purpose) and not n.present()]
 
 
-def explain(missing: list[tuple[str, str]]) -> str:
+def install_command(packages: list[str]) -> str:
+    return ("apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "
+            + " ".join(packages))
+
+
+def explain(missing: list[Need]) -> str:
+    packages = sorted({p for n in missing for p in n.packages})
     lines = ["Some tools the workbook needs are missing:"]
-    lines += [f"  - {what} (package: {pkg})" for what, pkg in missing]
-    lines.append("Install them with `make deps` (as root), or run:")
-    lines.append(f"  sudo sh -c '{INSTALL}'")
+    lines += [f"  - {n.what} (package: {' '.join(n.packages)})" for n in missing]
+    lines.append("Install them once, as root (make check or make test does it when run as root):")
+    lines.append(f"  sudo sh -c '{install_command(packages)}'")
     return "\n".join(lines)
 
 
+def ensure(exercises: list[Exercise], purpose: str = "check") -> str | None:
+    """Install what is missing when we are root; otherwise say how.
+
+    Returns None when everything is there (possibly after installing), or the
+    message that explains what is missing.  When pytest had to be installed
+    for Debian's python3 and this interpreter is another one, the caller is
+    re-executed with Debian's (see reexec_if_needed)."""
+    missing = missing_for(exercises, purpose)
+    if not missing:
+        return None
+    if os.geteuid() != 0:
+        return explain(missing)
+    packages = sorted({p for n in missing for p in n.packages})
+    print(f"Installing what the workbook needs (apt-get, as root): {' '.join(packages)}",
+          flush=True)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    for cmd in (["apt-get", "update"],
+                ["apt-get", "install", "-y", *packages]):
+        if subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL).returncode != 0:
+            return (f"`{' '.join(cmd)}` failed (see its messages above).\n"
+                    + explain(missing))
+    reexec_if_needed()
+    still = missing_for(exercises, purpose)
+    return explain(still) if still else None
+
+
+def reexec_if_needed() -> None:
+    """Debian's pytest installs for /usr/bin/python3: run under it from now on."""
+    if _python_has("pytest") or not os.path.exists(DEBIAN_PYTHON):
+        return
+    if os.path.realpath(sys.executable) == os.path.realpath(DEBIAN_PYTHON):
+        return
+    if _python_has("pytest", DEBIAN_PYTHON):
+        sys.stdout.flush()
+        os.execv(DEBIAN_PYTHON, [DEBIAN_PYTHON, *sys.argv])
+
+
 def main(install: bool) -> int:
+    """make deps: list the packages, or install every one of them."""
     if not install:
         print("The workbook uses these Debian/Ubuntu packages:\n  " + " ".join(PACKAGES))
         return 0
     if os.geteuid() != 0:
         print("Installing packages needs root. Run:\n"
-              f"  sudo sh -c '{INSTALL}'")
+              f"  sudo sh -c '{install_command(PACKAGES)}'")
         return 1
-    return subprocess.run(["sh", "-c", INSTALL]).returncode
+    return subprocess.run(["sh", "-c", install_command(PACKAGES)]).returncode

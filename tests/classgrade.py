@@ -33,7 +33,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from harness import batch, deps, sandbox, scores  # noqa: E402
+from harness import batch, deps, jail, sandbox, scores  # noqa: E402
 from harness import build as buildmod  # noqa: E402
 from harness import chapters as chmod  # noqa: E402
 from harness import reports  # noqa: E402
@@ -71,10 +71,9 @@ def cmd_one(args: argparse.Namespace) -> int:
                            pch=Path(args.pch) if args.pch else None)
     sub = {"name": args.name, "kind": "student", "root": args.src, "build": str(out / "build"),
            "chapters": args.chapters}
-    # the tests' working folders (the students' programs' cwd) stay inside
-    # this student's folder
-    rc = grade.run_pytest([sub], out / "results.json", jobs=args.jobs,
-                          extra=["--basetemp", str(out / "tmp")])
+    # the tests' working folders (the students' programs' cwd) are made in
+    # the jail's area (harness/jail.py), one run's, removed when it ends
+    rc = grade.run_pytest([sub], out / "results.json", jobs=args.jobs)
     reap_orphans()
     batch.write_json(out / "compile.json", reports.compile_logs_of(built))
     return 0 if rc in (0, 1) else 2
@@ -101,8 +100,9 @@ def netns_available() -> tuple[bool, str]:
 # -- the class ------------------------------------------------------------------------
 
 class Slots:
-    """Worker slots: each has its own folder (WORKBOOK_BUILD of its workers)
-    and so its own Wine prefix; a slot serves one student at a time."""
+    """Worker slots: each has its own folder (WORKBOOK_BUILD of its workers);
+    a slot serves one student at a time. All share the master Wine prefix:
+    each Windows program sees a private view of it (harness/jail.py)."""
 
     def __init__(self, base: Path, n: int) -> None:
         self.dirs = [base / f"slot{i}" for i in range(n)]
@@ -110,25 +110,6 @@ class Slots:
         for d in self.dirs:
             d.mkdir(parents=True, exist_ok=True)
             self.free.put(d)
-
-    def prepare_wine(self, master: Path) -> float:
-        """Copy the master prefix to every slot that lacks it or has an
-        older one (wineserver refuses two servers for one prefix, and a
-        shared prefix's registry would be written by several); the DLLs
-        are hard links (grade.copy_prefix)."""
-        t0 = time.monotonic()
-        stamp = (master / "system.reg").stat().st_mtime
-        for d in self.dirs:
-            mine = d / "wine"
-            if (mine / "system.reg").exists() and (mine / ".copied").exists() and \
-                    float((mine / ".copied").read_text() or 0) >= stamp:
-                continue
-            if mine.exists():
-                shutil.rmtree(mine)
-            import grade
-            grade.copy_prefix(master, mine)
-            (mine / ".copied").write_text(str(stamp))
-        return time.monotonic() - t0
 
 
 def grade_one(student: batch.Student, out_root: Path, chapters: list[str], slots: Slots,
@@ -210,19 +191,17 @@ def grade_class(class_dir: Path, out_root: Path, chapters: list[str], jobs: int,
     isolation = ("each student in a network namespace of its own" if netns else
                  f"no network namespaces ({why}): students graded one at a time")
     say(f"Grading {len(students)} submission(s) of {class_dir} ({', '.join(chapters)}), "
-        f"{jobs} at a time; {isolation}; sandbox: {cg.describe()}")
+        f"{jobs} at a time; {isolation}; sandbox: {cg.describe()}; {jail.find().describe()}")
     out_root.mkdir(parents=True, exist_ok=True)
     slots = Slots(out_root / "slots", max(1, jobs))
     if any(e.kind == "windows" for e in chmod.EXERCISES if e.chapter in chapters) \
             and shutil.which("wine"):
         master = BUILD / "wine"
+        os.environ["WORKBOOK_WINE"] = str(master)  # the workers' WORKBOOK_BUILD is their slot
         if not (master / "system.reg").exists():
             import grade  # the master prefix is made as `make check` makes it
-            with grade.Wine(needed=True):
+            with grade.Wine(needed=True, prefix=master):
                 pass
-        spent = slots.prepare_wine(master)
-        if spent > 0.5:
-            say(f"  copied the Wine prefix for {len(slots.dirs)} worker(s) in {spent:.1f} s")
     pch = None
     if any(e.kind == "windows" for e in chmod.EXERCISES if e.chapter in chapters) \
             and shutil.which(buildmod.WIN_CC):
@@ -269,7 +248,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
         if ch not in chmod.CHAPTERS:
             log(f"No chapter {ch!r}. Chapters: {', '.join(chmod.CHAPTERS)}")
             return 2
-    missing = deps.ensure([e for e in chmod.EXERCISES if e.chapter in chapters])
+    missing = deps.ensure([e for e in chmod.EXERCISES if e.chapter in chapters]) or \
+        jail.refusal(jail.find())
     if missing:
         log(missing)
         return 2
@@ -387,6 +367,15 @@ def main() -> int:
     p = sub.add_parser("probe-netns")
     p.set_defaults(func=cmd_probe_netns)
     args = parser.parse_args()
+    if not os.environ.get(jail.AREA_ENV):
+        # the jail's area for this run (test folders, build staging), shared
+        # by every worker it starts; gone at the end
+        area = jail.make_area()
+        os.environ[jail.AREA_ENV] = str(area)
+        try:
+            return args.func(args)
+        finally:
+            shutil.rmtree(area, ignore_errors=True)
     return args.func(args)
 
 

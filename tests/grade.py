@@ -14,7 +14,6 @@ outcomes and prints a table.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import os
 import re
@@ -23,8 +22,8 @@ import signal
 import subprocess
 import sys
 import tarfile
+import tempfile
 import io
-import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import build as buildmod  # noqa: E402
 from harness import chapters as chmod  # noqa: E402
-from harness import deps, docs, reports, scores  # noqa: E402
+from harness import deps, docs, jail, reports, scores  # noqa: E402
 
 ROOT = chmod.ROOT
 # WORKBOOK_BUILD moves the build folder (two runs at once, a read-only checkout)
@@ -58,9 +57,12 @@ def run_pytest(subs: list[dict], results: Path, *, extra: list[str] | None = Non
     manifest.parent.mkdir(parents=True, exist_ok=True)
     manifest.write_text(json.dumps(subs, indent=1, default=str))
     results.unlink(missing_ok=True)
+    wine = Wine(needed=any(_has_windows(s) for s in subs))
+    # test folders live in the jail's area, where its user can reach them
+    basetemp = Path(tempfile.mkdtemp(prefix="pytest-", dir=jail.area()))
     cmd = [sys.executable, "-m", "pytest", "-c", str(ROOT / "tests" / "pytest.ini"),
            "--rootdir", str(ROOT / "tests"), f"--submissions={manifest}",
-           f"--results={results}", f"--wineprefix={BUILD / 'wine'}",
+           f"--results={results}", f"--wineprefix={wine.prefix}", f"--basetemp={basetemp}",
            *(paths or [str(ROOT / "tests" / "chapters")])]
     if jobs == "auto":
         # the tests mostly wait on sockets and processes, not on the CPU
@@ -70,9 +72,13 @@ def run_pytest(subs: list[dict], results: Path, *, extra: list[str] | None = Non
     cmd += ["-q", "--no-header", "-rN", "--no-summary"] if quiet else ["-q"]
     cmd += extra or []
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-    with Wine(needed=any(_has_windows(s) for s in subs)):
-        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=quiet, text=True,
-                              errors="replace")
+    env[jail.AREA_ENV] = str(jail.area())
+    try:
+        with wine:
+            proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=quiet, text=True,
+                                  errors="replace")
+    finally:
+        shutil.rmtree(basetemp, ignore_errors=True)
     if quiet and (proc.returncode not in (0, 1) or not results.exists()):
         # pytest itself failed (a collection error, a crash): show everything
         print(proc.stdout[-20000:], proc.stderr[-5000:], sep="\n")
@@ -89,103 +95,34 @@ def _has_windows(sub: dict) -> bool:
 
 
 class Wine:
-    """A Wine prefix in build/wine and one wineserver for the whole run.
+    """The master Wine prefix (build/wine), made once with `wineboot`.
 
-    The server is our own child (foreground, persistent), started before
-    any test and known to be listening before the first program runs, so
-    programs never race to start servers of their own. At the end it is
-    killed together with every process of this prefix (Wine's services
-    outlive `wineserver -k`), so nothing is left behind.
-
-    Wine 8's server now and then fails an assertion in its socket code
-    (`sock_get_poll_events: Assertion ... failed`, about once in 20 students'
-    runs) and exits, and with it every program of the prefix. A thread
-    watches it: it starts a new one at once, and counts the restarts in
-    <prefix>/workbook-restarts, so that the harness runs again a test
-    that the crash caught (see plugin.pytest_runtest_protocol)."""
+    No program uses it directly: each Windows program runs in a jail of its
+    own with a private view of it and a wineserver of its own
+    (harness/jail.py), so Wine 8's occasional server crash takes down one
+    program, never the run. What this does is make the prefix on first use
+    and, at the end, kill any Wine process still running in it (a grader
+    that was killed may have left some)."""
 
     def __init__(self, needed: bool, prefix: Path | None = None) -> None:
         self.needed = needed and shutil.which("wine") is not None
-        self.prefix = prefix or BUILD / "wine"
+        self.prefix = prefix or Path(os.environ.get("WORKBOOK_WINE", BUILD / "wine"))
         self.env = dict(os.environ, WINEPREFIX=str(self.prefix), WINEDEBUG="-all",
                         WINEDLLOVERRIDES="mscoree,mshtml=")
         self.env.pop("DISPLAY", None)
-        self.server: subprocess.Popen | None = None
-        self.restarts = 0
-        self._restarted = threading.Condition()
-        self._closing = threading.Event()
-        self._watcher: threading.Thread | None = None
 
     def __enter__(self) -> "Wine":
         if not self.needed:
             return self
-        self.sweep()  # a run that was killed may have left some
+        self.sweep()
         if not (self.prefix / "system.reg").exists():
             print(paint(f"Setting up Wine in {self.prefix} (once; takes a few seconds)...", DIM),
                   flush=True)
             self.prefix.mkdir(parents=True, exist_ok=True)
             self._run(["wineboot", "-i"], 180)
-            self._run(["wineserver", "-k"], 30)
+            self._run(["wineserver", "-w"], 60)  # the registry is written when it ends
             self.sweep()
-        (self.prefix / "workbook-restarts").write_text("0")
-        (self.prefix / "workbook-booting").touch()  # see _watch
-        self._start()
-        self._watcher = threading.Thread(target=self._watch, daemon=True)
-        self._watcher.start()
         return self
-
-    def _start(self) -> None:
-        # the server's socket is <tmp>/wine-XXXXXX/server-<dev>-<inode>/socket
-        # (older Wines: <tmp>/.wine-<uid>/...), named after the prefix folder.
-        # One left by a server that was killed is removed first (after the
-        # sweep no server of this prefix runs): a program that found it would
-        # fail to connect and start a short-lived server of its own, with a
-        # fresh set of services, for every program of the run (2.5 s each).
-        # A new prefix folder may even reuse a dead one's inode number.
-        st = self.prefix.stat()
-        pattern = f"*wine-*/server-{st.st_dev:x}-{st.st_ino:x}/socket"
-        tmp = Path(os.environ.get("TMPDIR", "/tmp"))
-        for stale in tmp.glob(pattern):
-            stale.unlink(missing_ok=True)
-        self.server = subprocess.Popen(["wineserver", "-f", "-p"], env=self.env,
-                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.PIPE, start_new_session=True)
-        deadline = time.monotonic() + 30
-        while (not any(_unix_listening(p) for p in tmp.glob(pattern))
-               and time.monotonic() < deadline and self.server.poll() is None):
-            time.sleep(0.01)  # the server creates its socket: nothing to wait on but the file
-        # boot the prefix's services now, not inside the first test
-        self._run(["wine", "cmd", "/c", "exit"], 120)
-
-    def _watch(self) -> None:
-        while not self._closing.is_set():
-            server = self.server
-            assert server is not None and server.stderr is not None
-            said = server.stderr.read()  # until it exits: Wine prints little
-            server.wait()
-            if self._closing.is_set():
-                return
-            last = said.decode(errors="replace").strip().splitlines()[-1:] or [""]
-            print(f"note: Wine's server stopped (status {server.returncode}: {last[0]}); "
-                  "starting a new one", file=sys.stderr, flush=True)
-            # Tests wait while we hold this lock (plugin.Program.start takes
-            # it shared): a program started before the services are booted
-            # would boot them itself, inside its test's cage, which kills
-            # them when the test ends, and so every later program would boot
-            # them again (2.5 s each). The kernel drops the lock if we die.
-            with open(self.prefix / "workbook-booting", "rb") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)
-                self.sweep()  # the programs and services it leaves are useless now
-                self._start()
-                with self._restarted:
-                    self.restarts += 1
-                    (self.prefix / "workbook-restarts").write_text(str(self.restarts))
-                    self._restarted.notify_all()
-
-    def wait_restarts(self, count: int, timeout: float) -> bool:
-        """Wait until the server has been restarted `count` times."""
-        with self._restarted:
-            return self._restarted.wait_for(lambda: self.restarts >= count, timeout)
 
     def _run(self, argv: list[str], timeout: float) -> None:
         # Wine's background services inherit stdout and stderr: never capture
@@ -199,7 +136,7 @@ class Wine:
 
     def sweep(self) -> None:
         """Kill every Wine process (wineserver, a Windows program or service:
-        their executable is Wine's) that runs in this Wine prefix."""
+        their executable is Wine's) that runs in this Wine prefix itself."""
         mark = f"WINEPREFIX={self.prefix}\0".encode()
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit() or int(entry.name) == os.getpid():
@@ -217,50 +154,8 @@ class Wine:
                     pass
 
     def __exit__(self, *exc: object) -> None:
-        if not self.needed:
-            return
-        self._closing.set()
-        if self.server is not None:
-            self.server.terminate()  # lets it remove its socket
-            try:
-                self.server.wait(10)
-            except subprocess.TimeoutExpired:
-                self.server.kill()
-                self.server.wait()
-        if self._watcher is not None:
-            self._watcher.join(10)
-        self.sweep()
-
-
-def copy_prefix(master: Path, dest: Path) -> None:
-    """A Wine prefix of its own (wineserver allows one server per prefix):
-    the 700 MB of DLLs under drive_c/windows are hard links, not copies
-    (Wine only reads them, and copying them left gigabytes of dirty pages
-    to write back while the first students were graded); the registry and
-    the rest are copied."""
-    windows = master / "drive_c" / "windows"
-
-    def link_or_copy(src: str, dst: str) -> object:
-        if Path(src).is_relative_to(windows):
-            try:
-                os.link(src, dst)
-                return dst
-            except OSError:
-                pass  # another file system: copy
-        return shutil.copy2(src, dst)
-    shutil.copytree(master, dest, symlinks=True, copy_function=link_or_copy)
-
-
-def _unix_listening(path: Path) -> bool:
-    """Does a process accept connections on the Unix socket at path? (The
-    wineserver binds it by a relative name, so /proc/net/unix can't tell.)"""
-    import socket
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        try:
-            probe.connect(str(path))
-            return True
-        except OSError:
-            return False
+        if self.needed:
+            self.sweep()
 
 
 @dataclass
@@ -308,7 +203,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             reports.write_failure(out, f"no chapter {ch!r} in this workbook")
             return 2
     exs = [e for e in chmod.EXERCISES if e.chapter in chapters]
-    missing = deps.ensure(exs, "valgrind" if args.valgrind else "check")
+    missing = deps.ensure(exs, "valgrind" if args.valgrind else "check") or \
+        jail.refusal(jail.find())
     if missing:
         print(missing)
         reports.write_failure(out, missing)
@@ -493,10 +389,11 @@ def load_mutants() -> tuple[list[Mutant], list[str]]:
 
 def cmd_selftest(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
-    missing = deps.ensure(list(chmod.EXERCISES), "selftest")
+    missing = deps.ensure(list(chmod.EXERCISES), "selftest") or jail.refusal(jail.find())
     if missing:
         print(missing)
         return 2
+    print(paint(f"sandbox: {jail.find().describe()}", DIM), flush=True)
     demo = start_demo_class()  # runs beside everything below; checked at the end
     work = BUILD / "selftest"
     ref_root = ROOT / "solutions"
@@ -709,6 +606,14 @@ def main() -> int:
     p.add_argument("--check", action="store_true")
     p.set_defaults(func=cmd_docs)
     args = parser.parse_args()
+    if args.cmd in ("check", "selftest") and not os.environ.get(jail.AREA_ENV):
+        # the jail's area for this run: test folders, build staging; gone at the end
+        area = jail.make_area()
+        os.environ[jail.AREA_ENV] = str(area)
+        try:
+            return args.func(args)
+        finally:
+            shutil.rmtree(area, ignore_errors=True)
     return args.func(args)
 
 

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from . import jail
 from .chapters import CHECK_SUITES, ROOT, Exercise
 
 CFLAGS = ["-std=c11", "-D_POSIX_C_SOURCE=200809L", "-Wall", "-Wextra", "-Wpedantic"]
@@ -127,6 +128,8 @@ def build_one(ex: Exercise, src_root: Path, build_root: Path, *, werror: bool,
               sanitize: bool, cached: dict | None, pch: Path | None = None) -> BuildResult:
     src_dir = src_root / ex.chapter
     out = build_root / ex.chapter / ex.binary
+    if pch is not None and not jail.reachable(pch):
+        pch = None  # the jail could not read it: the real header, more slowly
     cmd = command(ex, src_dir, out, werror=werror, sanitize=sanitize, pch=pch)
     missing = [s for s in ex.sources if not (src_dir / s).is_file()]
     display = " ".join(shlex.quote(c) for c in cmd)
@@ -144,15 +147,43 @@ def build_one(ex: Exercise, src_root: Path, build_root: Path, *, werror: bool,
         return BuildResult(**cached)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.unlink(missing_ok=True)
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace",
-                              timeout=COMPILE_TIMEOUT, cwd=src_dir)
-        ok, log = proc.returncode == 0 and out.exists(), proc.stdout + proc.stderr
-    except subprocess.TimeoutExpired:
-        ok, log = False, f"the compiler took more than {COMPILE_TIMEOUT} s"
-    except FileNotFoundError:
-        ok, log = False, f"compiler not found: {cmd[0]} (run `make deps`)"
+    ok, log = compile_jailed(cmd, files, out, src_dir, [pch] if pch else [])
     return BuildResult(ex.key, ok, str(out) if ok else "", display, log, [], digest)
+
+
+def compile_jailed(cmd: list[str], files: list[Path], out: Path, src_dir: Path,
+                   readable: list[Path]) -> tuple[bool, str]:
+    """Run the compiler in the jail (harness/jail.py): it sees the system's
+    files, read-only copies of these source files at their own paths, and a
+    fresh folder at out's folder to write into, nothing else. So a student's
+    `#include "../../solutions/.../answers.txt"` finds no such file, and no
+    error message can quote what it would have held."""
+    stage = jail.workdir("cc")
+    if jail.find().mode != "bwrap":  # no view to bind into: write to the stage itself
+        cmd = [str(stage / out.name) if c == str(out) else c for c in cmd]
+    try:
+        sealed = jail.seal(cmd, files={str(f): f for f in files}, chdir=src_dir,
+                           readable=readable, bind={stage: out.parent})
+        try:
+            proc = subprocess.run(sealed.argv, capture_output=True, text=True,
+                                  errors="replace", timeout=COMPILE_TIMEOUT,
+                                  stdin=subprocess.DEVNULL, pass_fds=tuple(sealed.fds),
+                                  cwd=stage)
+        finally:
+            sealed.close()
+        made = stage / out.name
+        ok = proc.returncode == 0 and made.exists()
+        if ok:
+            shutil.move(made, out)
+            if os.geteuid() == 0:
+                os.chown(out, 0, 0)  # not the jail user's to change afterwards
+        return ok, proc.stdout + proc.stderr
+    except subprocess.TimeoutExpired:
+        return False, f"the compiler took more than {COMPILE_TIMEOUT} s"
+    except FileNotFoundError:
+        return False, f"compiler not found: {cmd[0]} (run `make deps`)"
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 def build(exercises: list[Exercise], src_root: Path, build_root: Path, *,

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from . import jail as jailmod
 from . import sandbox
 
 CAP = 1 << 20  # bytes kept per output stream
@@ -67,8 +68,9 @@ class Proc:
     def __init__(self, argv: Sequence[str], *, env: dict[str, str] | None = None,
                  cwd: Path | None = None, limit: float = DEFAULT_LIMIT,
                  stdin_data: bytes | None = None, label: str | None = None,
-                 wrapper: Sequence[str] = ()) -> None:
+                 wrapper: Sequence[str] = (), sealed: "jailmod.Sealed | None" = None) -> None:
         self.argv = list(argv)
+        self.jailed = sealed is not None and sealed.jailed
         self.outwaited = False
         self.label = label or Path(argv[0]).name
         self.started = time.monotonic()
@@ -76,10 +78,15 @@ class Proc:
         self._out = _Stream()
         self._err = _Stream()
         self.timed_out = False
-        self.popen = subprocess.Popen(
-            [*wrapper, *self.argv], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, env=env, cwd=cwd, start_new_session=True,
-            close_fds=True)
+        try:
+            self.popen = subprocess.Popen(
+                [*wrapper, *(sealed.argv if sealed else self.argv)], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd,
+                start_new_session=True, close_fds=True,
+                pass_fds=tuple(sealed.fds) if sealed else ())
+        finally:
+            if sealed is not None:
+                sealed.close()  # the child has its own copies now
         self.pid = self.popen.pid
         for pipe, stream in ((self.popen.stdout, self._out),
                              (self.popen.stderr, self._err)):
@@ -188,7 +195,7 @@ class Proc:
 
     @property
     def returncode(self) -> int | None:
-        return self.popen.poll()
+        return jailmod.exit_status(self.popen.poll(), self.jailed)
 
     def wait_exit(self, timeout: float) -> int | None:
         """Wait for the program to end; its status, or None if still running.
@@ -197,7 +204,7 @@ class Proc:
         everything it printed has been collected.
         """
         try:
-            rc = self.popen.wait(timeout)
+            rc = jailmod.exit_status(self.popen.wait(timeout), self.jailed)
         except subprocess.TimeoutExpired:
             self.outwaited = True  # a test waited for its end in vain
             return None
@@ -211,11 +218,28 @@ class Proc:
         return rc
 
     def signal(self, sig: int) -> None:
+        """Send sig to the program (in a jail: to the program itself, not to
+        bwrap, which would only die of it)."""
         if self.popen.poll() is None:
+            target = self.program_pid() if self.jailed else self.pid
             try:
-                os.kill(self.pid, sig)
+                os.kill(target or self.pid, sig)
             except ProcessLookupError:
                 pass
+
+    def program_pid(self, timeout: float = 5.0) -> int | None:
+        """The program's own pid. In a jail it appears a moment after bwrap
+        has set the jail up; there is no event for that, so look again
+        briefly (only a program signalled within milliseconds of its start
+        waits at all)."""
+        if not self.jailed:
+            return self.pid
+        deadline = time.monotonic() + timeout
+        while True:
+            pid = jailmod.program_pid(self.pid)
+            if pid is not None or self.popen.poll() is not None or time.monotonic() > deadline:
+                return pid
+            time.sleep(0.002)
 
     def kill(self) -> None:
         """Kill the program's whole process group."""
@@ -296,11 +320,19 @@ class ProcessGroup:
         self.events: list[str] = []
 
     def start(self, argv: Sequence[str], *, limits: sandbox.Limits | None = None,
-              **kwargs) -> Proc:
+              jail: dict | None = None, **kwargs) -> Proc:
         """Start a program; `limits` replaces the group's for this one program
-        (the cage's limits stay those of the group)."""
+        (the cage's limits stay those of the group). `jail`: run it in the
+        jail (harness/jail.py), with these arguments to jail.seal (files,
+        wine); the group's folder is its writable working folder."""
         kwargs.setdefault("env", self.env)
         kwargs.setdefault("cwd", self.cwd)
+        if jail is not None:
+            cwd = kwargs["cwd"]
+            if cwd is not None:
+                jailmod.give(Path(cwd), stop=jailmod.area())
+            kwargs["sealed"] = jailmod.seal(list(argv), chdir=cwd,
+                                            writable=[Path(cwd)] if cwd else [], **jail)
         own = limits or self.limits
         if own is not None and "wrapper" not in kwargs:
             if self.cage is None and self.limits is not None:

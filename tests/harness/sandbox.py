@@ -43,6 +43,7 @@ class Limits:
     memory: int = 512 << 20         # bytes of memory for them together (cgroup)
     cpu: float = 1.0                # cores they may keep busy together (cgroup)
     file_size: int = 16 << 20       # largest file one program may write (RLIMIT_FSIZE)
+    open_files: int = 1024          # descriptors one program may hold (RLIMIT_NOFILE)
     address_space: int | None = None      # RLIMIT_AS per program (see PLAIN_ADDRESS_SPACE)
 
 
@@ -53,7 +54,8 @@ PLAIN_ADDRESS_SPACE = 2 << 30
 
 
 def rlimits(limits: Limits) -> list[tuple[int, int]]:
-    out = [(resource.RLIMIT_FSIZE, limits.file_size), (resource.RLIMIT_CORE, 0)]
+    out = [(resource.RLIMIT_FSIZE, limits.file_size), (resource.RLIMIT_CORE, 0),
+           (resource.RLIMIT_NOFILE, limits.open_files)]
     if limits.address_space is not None:
         out.append((resource.RLIMIT_AS, limits.address_space))
     return out
@@ -66,7 +68,7 @@ def rlimits(limits: Limits) -> list[tuple[int, int]]:
 # of 1.3 ms, and a test session starts a hundred. Units as POSIX sets them
 # for sh: ulimit -f counts 512-byte blocks, -v KiB.
 _WRAP = ('while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; '
-         'ulimit -c 0 && ulimit -f "$1" || exit 125; shift; '
+         'ulimit -c 0 && ulimit -f "$1" && ulimit -n "$2" || exit 125; shift 2; '
          'if [ "$1" != - ]; then ulimit -v "$1" || exit 125; fi; shift; '
          'exec "$@"')
 
@@ -81,7 +83,8 @@ def wrapper(limits: Limits, cage: "Cage | None") -> list[str]:
     vmem = ("-" if limits.address_space is None else
             str(capped(resource.RLIMIT_AS, limits.address_space) // 1024))
     joins = [str(f) for f in cage.join_files()] if cage is not None else []
-    return ["/bin/sh", "-c", _WRAP, "cage", *joins, "--", str(fsize), vmem]
+    nofile = capped(resource.RLIMIT_NOFILE, limits.open_files)
+    return ["/bin/sh", "-c", _WRAP, "cage", *joins, "--", str(fsize), str(nofile), vmem]
 
 
 def preexec(limits: Limits, cage: "Cage | None") -> Callable[[], None]:

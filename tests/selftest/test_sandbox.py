@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import select
 import signal
 import socket
 import subprocess
@@ -29,7 +30,8 @@ PLAIN = sandbox.Limits(address_space=sandbox.PLAIN_ADDRESS_SPACE)
 class Run:
     """One hostile program, started as a test starts a student's server."""
 
-    def __init__(self, tmp: Path, case: str, limit: float = 20.0) -> None:
+    def __init__(self, tmp: Path, case: str, limit: float = 20.0,
+                 env: dict[str, str] | None = None) -> None:
         self.binary = tmp / case
         cc = subprocess.run(["gcc", *CFLAGS, "-o", str(self.binary),
                              str(HOSTILE / f"hello_server--{case}.c")],
@@ -38,11 +40,12 @@ class Run:
         self.cwd = tmp / "cwd"
         self.cwd.mkdir()
         self.mark = f"WORKBOOK_HOSTILE={secrets.token_hex(8)}"
-        env = dict(os.environ, WORKBOOK_HOSTILE=self.mark.split("=", 1)[1])
+        env = dict(os.environ, WORKBOOK_HOSTILE=self.mark.split("=", 1)[1], **(env or {}))
         self.group = ProcessGroup(env=env, cwd=self.cwd)
         self.port = free_port()
         self.proc = self.group.start([str(self.binary), str(self.port)], limits=PLAIN,
-                                     limit=limit, label=case)
+                                     limit=limit, label=case,
+                                     jail={"files": {str(self.binary): self.binary}})
 
     def alive(self) -> list[int]:
         """Processes (not zombies) that carry this run's mark."""
@@ -127,17 +130,26 @@ def test_sandbox_fork_bomb_is_contained(tmp_path):
     assert any("process limit" in e for e in events)
 
 
-def test_sandbox_daemon_that_escapes_the_process_group_is_killed(tmp_path):
+def _gone(pids: list[int], timeout: float = 10.0) -> None:
+    """Wait for each of pids to end (SIGKILLed by the kernel: its pidfd says when)."""
+    for pid in pids:
+        try:
+            with os.fdopen(os.pidfd_open(pid)) as pidfd:
+                select.select([pidfd], [], [], timeout)
+        except (ProcessLookupError, OSError):
+            pass
+
+
+def test_sandbox_daemon_dies_with_its_program(tmp_path):
+    """A daemon (fork, setsid, the parent exits) lives in the program's jail:
+    when the program ends, the kernel ends everything it left there."""
     run = Run(tmp_path, "daemonizes")
     try:
-        wait_listening(run.proc, run.port, 5)
-        assert run.proc.popen.wait(5) == 0  # (its pipes stay open: the daemon has them)
-        with _connect(run.port) as sock:
-            assert sock.recv(100) == b"Hello World!"
-        daemons = run.alive()
-        assert daemons, "the daemon should still be running here"
-        # it left the process group and the session of the program
-        assert all(os.getsid(p) != run.proc.pid for p in daemons)
+        assert run.proc.popen.wait(5) == 0
+        _gone(run.alive())
+        assert run.alive() == [], "the daemon outlived its program"
+        with pytest.raises(OSError):
+            _connect(run.port, timeout=2).close()
     finally:
         run.close()
 

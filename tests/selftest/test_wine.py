@@ -1,75 +1,112 @@
-"""Wine's server, kept alive: Wine 8's wineserver sometimes fails an
-assertion in its socket code and exits, taking every Windows program of the
-run with it. grade.Wine must start a new one at once, count the restart
-where the plugin looks (so the test it caught runs again), and still leave
-nothing behind at the end."""
+"""Wine in the jail: each Windows program has a wineserver of its own, so
+when Wine 8's server fails its assertion and exits, only that program dies;
+another program running at the same time goes on, and nothing of either is
+left when the test ends. The plugin runs again a test whose program's stderr
+shows that crash (jail.wine_crashed)."""
 
 from __future__ import annotations
 
 import os
-import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from harness import jail
+from harness.build import WIN_CC, WIN_CFLAGS
 from harness.chapters import ROOT
+from harness.ports import free_port, wait_listening
+from harness.procs import ProcessGroup
 
 sys.path.insert(0, str(ROOT / "tests"))
 import grade  # noqa: E402
 
 MASTER = grade.BUILD / "wine"
 
-pytestmark = pytest.mark.skipif(shutil.which("wine") is None or
-                                not (MASTER / "system.reg").exists(),
-                                reason="Wine is not installed or its prefix is not made yet")
+pytestmark = pytest.mark.skipif(
+    shutil.which("wine") is None or shutil.which(WIN_CC) is None
+    or not (MASTER / "system.reg").exists() or jail.find().mode != "bwrap",
+    reason="Wine, mingw-w64, its prefix or bubblewrap's namespaces are missing")
+
+# what Wine 8 printed when its server crashed in a class's grading
+CRASH = ("wineserver: server/sock.c:1460: sock_get_poll_events: Assertion "
+         "`!async_queued( &sock->read_q )' failed.\n")
 
 
-def _in_prefix(prefix: Path) -> list[int]:
-    mark = f"WINEPREFIX={prefix}\0".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and entry.name != str(os.getpid()):
-            try:
-                if mark in (entry / "environ").read_bytes() + b"\0":
-                    found.append(int(entry.name))
-            except OSError:
-                pass
-    return found
-
-
-def _wine_echo(wine: grade.Wine) -> subprocess.CompletedProcess:
-    return subprocess.run(["wine", "cmd", "/c", "echo", "alive"], env=wine.env,
-                          stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
-
-
-def test_a_crashed_server_is_replaced(tmp_path):
-    prefix = tmp_path / "wine"
-    grade.copy_prefix(MASTER, prefix)
-    wine = grade.Wine(needed=True, prefix=prefix)
-    # a native program with the prefix in its environment (as a test's own
-    # helpers may have): the restart must leave it alone
-    bystander = subprocess.Popen(["sleep", "60"], env=dict(os.environ, WINEPREFIX=str(prefix)))
-    with wine:
-        first = wine.server
-        assert first is not None and first.poll() is None
-        assert (prefix / "workbook-restarts").read_text() == "0"
-        os.kill(first.pid, signal.SIGKILL)  # as the failed assertion ends it
-        assert wine.wait_restarts(1, 60), "the server was not restarted"
-        assert (prefix / "workbook-restarts").read_text() == "1", "no restart was counted"
-        assert wine.server is not first and wine.server.poll() is None
-        ran = _wine_echo(wine)
-        assert ran.returncode == 0 and b"alive" in ran.stdout, ran
-        assert bystander.poll() is None, "the restart killed a program that is not Wine's"
-    bystander.kill()
-    bystander.wait()
-    for pid in _in_prefix(prefix):  # SIGKILLed: wait for each to be gone
+def _descendants(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        here = todo.pop()
         try:
-            with os.fdopen(os.pidfd_open(pid)) as pidfd:
-                select.select([pidfd], [], [], 10)
-        except ProcessLookupError:
-            pass
-    assert not _in_prefix(prefix), "processes of the prefix were left behind"
+            kids = Path(f"/proc/{here}/task/{here}/children").read_text().split()
+        except OSError:
+            continue
+        for kid in map(int, kids):
+            out.append(kid)
+            todo.append(kid)
+    return out
+
+
+def _exe(pid: int) -> str:
+    try:
+        return os.path.basename(os.readlink(f"/proc/{pid}/exe"))
+    except OSError:
+        return ""
+
+
+def _echo(port: int, data: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        got = b""
+        while chunk := s.recv(4096):
+            got += chunk
+        return got
+
+
+def test_wine_crash_is_recognised():
+    assert jail.wine_crashed("Connected client 1\n" + CRASH)
+    assert not jail.wine_crashed("Usage: echo_server_win <port>\n")
+    assert not jail.wine_crashed("bind: Address already in use\n")
+
+
+def test_a_crashed_server_takes_down_only_its_own_program(tmp_path):
+    exe = tmp_path / "echo_server_win.exe"
+    cc = subprocess.run([WIN_CC, *WIN_CFLAGS, "-o", str(exe),
+                         str(ROOT / "solutions" / "04_windows_echo" / "echo_server_win.c"),
+                         "-lws2_32"], capture_output=True, text=True, timeout=120)
+    assert cc.returncode == 0, cc.stderr
+    env = dict(os.environ, WINEDEBUG="-all", WINEPREFIX=str(MASTER))
+    groups, procs, ports = [], [], []
+    for name in ("a", "b"):
+        cwd = Path(jail.workdir(name))
+        group = ProcessGroup(env=env, cwd=cwd)
+        port = free_port()
+        procs.append(group.start(["wine", str(exe), str(port)], label=name, limit=60,
+                                 jail={"files": {str(exe): exe}, "wine": MASTER}))
+        groups.append(group)
+        ports.append(port)
+    try:
+        for proc, port in zip(procs, ports):
+            wait_listening(proc, port, 60)
+        servers = {i: [p for p in _descendants(proc.pid) if _exe(p).startswith("wineserver")]
+                   for i, proc in enumerate(procs)}
+        assert all(len(s) == 1 for s in servers.values()), \
+            f"each program should have a wineserver of its own: {servers}"
+        assert servers[0] != servers[1]
+        os.kill(servers[0][0], signal.SIGKILL)  # as the failed assertion ends it
+        # (its program now waits forever on a server that is gone: the test
+        # that started it fails, sees the crash on its stderr, runs again)
+        assert _echo(ports[1], b"still here") == b"still here", \
+            "the other program died with a server that was not its own"
+    finally:
+        pids = [p for proc in procs for p in [proc.pid, *_descendants(proc.pid)]]
+        for group in groups:
+            group.close()
+    left = [p for p in pids if Path(f"/proc/{p}").exists()
+            and not Path(f"/proc/{p}/stat").read_text().split(") ")[-1].startswith("Z")]
+    assert left == [], f"processes of the jails were left behind: {left}"

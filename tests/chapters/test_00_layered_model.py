@@ -7,13 +7,14 @@ from __future__ import annotations
 import fcntl
 import re
 import secrets
+import shutil
 import xml.etree.ElementTree as ET
 from functools import lru_cache
 from pathlib import Path
 
 import pytest
 
-from harness import pcapcheck
+from harness import jail, pcapcheck
 from harness.chapters import CHECK_SUITES, ROOT
 from harness.feedback import describe_exit, fail, show, tail
 from harness.net import random_text
@@ -45,20 +46,25 @@ def _run_suite(prog, binary: str) -> dict[str, tuple[str, str]]:
     with open(Path(binary).with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not out.exists() or out.stat().st_mtime < Path(binary).stat().st_mtime:
-            tmp = out.with_suffix(".tmp.xml")
-            tmp.unlink(missing_ok=True)
+            # the suite runs the student's wire.c: in the jail, writing its
+            # XML into a folder of its own
+            work = jail.workdir("check")
+            tmp = work / "check.xml"
             env = dict(prog.env, CK_FORK="yes", CK_DEFAULT_TIMEOUT=str(CHECK_TIMEOUT),
                        CK_XML_LOG_FILE_NAME=str(tmp), CK_VERBOSITY="silent")
-            group = ProcessGroup()
+            group = ProcessGroup(cwd=work)
             try:
-                proc = group.start([binary], env=env, limit=SUITE_LIMIT, label="check_wire")
+                proc = group.start([binary], env=env, limit=SUITE_LIMIT, label="check_wire",
+                                   jail={"files": {binary: Path(binary)}})
                 proc.wait_exit(SUITE_LIMIT + 5)
             finally:
                 group.close()
             if not tmp.exists():
                 pytest.fail(f"the Check tests of wire.c did not finish ({describe_exit(proc)}):"
                             f"\n{tail(proc.stderr_text())}", pytrace=False)
-            tmp.replace(out)
+            shutil.copyfile(tmp, out.with_suffix(".tmp.xml"))
+            out.with_suffix(".tmp.xml").replace(out)
+            shutil.rmtree(work, ignore_errors=True)
     results = {}
     ns = {"c": "http://check.sourceforge.net/ns"}
     for test in ET.parse(out).getroot().iter("{http://check.sourceforge.net/ns}test"):

@@ -8,8 +8,10 @@ file it wrote) runs
   started the grader, on their own machine;
 - inside bubblewrap (`bwrap`, the sandbox Flatpak uses): a user, PID, IPC
   and UTS namespace of its own (it sees and can signal only its own
-  processes, and when the program exits, everything it started dies with
-  it), and a file-system view holding nothing but the system's read-only
+  processes; what it leaves running when it exits, a daemon say, lives on
+  in the jail until the test ends and its cage is emptied, as it would
+  without a jail, so a verdict never hangs on which of the two was
+  quicker), and a file-system view holding nothing but the system's read-only
   files (/usr, /etc), the program itself (a read-only copy made from a file
   descriptor, so the tree it came from need not be reachable), its own test
   folder (writable) and a private /tmp and /dev/shm of bounded size. No
@@ -122,7 +124,7 @@ def _system_view() -> list[str]:
 def _base_args() -> list[str]:
     return ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY),
             "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--hostname", "jail",
-            "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+            "--new-session", "--cap-drop", "ALL",
             *_system_view(), "--proc", "/proc", "--dev", "/dev",
             "--size", str(TMP_SIZE), "--tmpfs", "/tmp",
             "--size", str(TMP_SIZE), "--tmpfs", "/dev/shm",

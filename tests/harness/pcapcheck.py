@@ -25,6 +25,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import jail
+
 # TCP flag bits (byte 13 of the TCP header; AE is bit 8 of the 12-bit field),
 # named lowest bit first, as Wireshark does: SYN,ACK  PSH,ACK  FIN,ACK.
 TCP_FIN = 0x01
@@ -242,10 +244,16 @@ def read_frames(pcap: Path, tshark: str = "tshark", timeout: float = 30) -> list
     ]
     for name in _FIELDS:
         cmd += ["-e", name]
+    # tshark's dissectors parse what a student's program wrote: it runs in
+    # the jail too, and sees only a read-only copy of the file
+    inside = "/in/capture.pcap"
+    sealed = jail.seal([inside if c == str(pcap) else c for c in cmd],
+                       files={inside: pcap})
     try:
         proc = subprocess.run(
-            cmd, capture_output=True, timeout=timeout, check=False,
-            text=True, errors="replace",
+            sealed.argv, capture_output=True, timeout=timeout, check=False,
+            text=True, errors="replace", pass_fds=tuple(sealed.fds),
+            stdin=subprocess.DEVNULL,
         )
     except FileNotFoundError as exc:
         raise PcapReadError(f"cannot run {tshark!r}: is tshark installed?") from exc
@@ -253,6 +261,8 @@ def read_frames(pcap: Path, tshark: str = "tshark", timeout: float = 30) -> list
         raise PcapReadError(
             f"tshark took longer than {timeout:g} s to read {pcap}"
         ) from exc
+    finally:
+        sealed.close()
     stderr = "\n".join(
         line for line in proc.stderr.splitlines()
         if line.strip() and not line.startswith("Running as user")

@@ -314,6 +314,26 @@ def make_demo(spec_path: Path, dest: Path) -> list[str]:
     return chapters
 
 
+def contained(out: Path) -> list[str]:
+    """What the demo's hostile students (tests/hostile/) achieved, if anything:
+    a key quoted in any output of the grading, a file written where the
+    grader lives (the workbook tree, the class's outputs)."""
+    key_mark = "# Key for chapters/"  # the first line of every solutions/*/answers.txt
+    breaches = []
+    for path in out.rglob("*"):
+        if "chapters" in path.relative_to(out).parts:
+            continue  # what the students handed in (complete ones hand in the key's answers)
+        if path.is_file() and path.suffix in (".txt", ".json", ".xml", ".csv", ".log"):
+            if key_mark in path.read_text(errors="replace"):
+                breaches.append(f"{path}: quotes an answer key")
+    for top in (ROOT, out):
+        for folder, dirs, files in os.walk(top):
+            dirs[:] = [d for d in dirs if d not in ("wine", ".git")]
+            breaches += [f"{folder}/{f}: written by a hostile program" for f in files
+                         if f.startswith(("pwned-by-", "hostile-fill-"))]
+    return breaches
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     spec = HERE / "demo-class" / "class.toml"
     class_dir = BUILD / "demo-class" / "submissions"
@@ -323,6 +343,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     graded, info = grade_class(class_dir, out, chapters, jobs, args.session_jobs,
                                quiet=args.quiet)
     got = (out / "class.csv").read_text()
+    breaches = contained(out)
+    if breaches:
+        log("the demo class's hostile students reached what they must not:\n  "
+            + "\n  ".join(breaches))
+        return 1
     if args.expected:
         want = Path(args.expected).read_text()
         if got != want:

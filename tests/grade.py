@@ -209,6 +209,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(missing)
         reports.write_failure(out, missing)
         return 2
+    if jail.find().mode != "bwrap":
+        print(paint(f"note: {jail.find().describe()}", YELLOW), flush=True)
     src = Path(args.src).resolve()
     built = buildmod.build(exs, src, out, sanitize=args.sanitize)
     show_warnings(built, src)

@@ -189,6 +189,11 @@ if [ -z "$PY" ]; then
     fi
   done
 fi
+# The students' programs run as nobody in bubblewrap's jail, which holds no
+# key. Where the container refuses namespaces they would run as nobody only:
+# the keys are made root-only first, so that nobody cannot read them anyway.
+chmod -R go-rwx "$AUTOGRADER_DIR/source/workbook/solutions" 2>/dev/null
+export WORKBOOK_ALLOW_NO_NAMESPACES=1
 "${PY:-python3}" "$AUTOGRADER_DIR/source/workbook/tests/package.py" autograde \\
   --submission "$AUTOGRADER_DIR/submission" --results "$RESULTS" \\
   --work "$AUTOGRADER_DIR/work"

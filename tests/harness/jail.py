@@ -240,7 +240,8 @@ def seal(argv: list[str], *, files: dict[str, Path] | None = None,
                 shutil.copyfile(outside, copy)
                 copy.chmod(0o555)
                 argv = [str(copy) if a == inside else a for a in argv]
-        return Sealed([*jail.drop, *argv], [], False)
+        home = ["env", f"HOME={area()}"] if jail.drop else []  # not the grader's home
+        return Sealed([*jail.drop, *home, *argv], [], False)
     args = ["bwrap", *_base_args()]
     fds: list[int] = []
 

@@ -240,6 +240,12 @@ def procs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ProcessGro
     if any(jailmod.wine_crashed(proc.stderr_text()) for proc in wine):
         request.node._workbook_wine_crashed = True  # type: ignore[attr-defined]
     group.close()
+    unjailed = [p for p in group.procs if p.jailed and p.stderr.startswith(b"bwrap: ")]
+    if unjailed:
+        # the sandbox itself failed: the grader's problem, never the student's
+        pytest.fail("HARNESS PROBLEM (not your program's): the sandbox could not start "
+                    f"{unjailed[0].label}: {unjailed[0].stderr_text().splitlines()[0]}",
+                    pytrace=False)
     if group.events:
         # shown under the test's failure (pytest_runtest_logreport)
         request.node.user_properties.append(("sandbox", "; ".join(group.events)))
@@ -337,7 +343,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         entry["message"] = "\n".join(ln for ln in report.longreprtext.splitlines()
                                      if not ln.startswith("[gw"))
         entry["when"] = report.when
-    elif report.skipped and report.when == "setup":
+    elif report.skipped and entry["outcome"] != "failed":  # in setup, or by the test itself
         entry["outcome"] = "skipped"
         entry["message"] = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else ""
 

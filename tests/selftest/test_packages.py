@@ -225,3 +225,27 @@ def test_submission_layouts_are_found(tmp_path):
     assert loose == {"01_hello": [bare / "hello_server.c"]}   # answers.txt: which chapter?
     found, loose = package.locate(bare, ["01_hello"])
     assert loose == {"01_hello": [bare / "answers.txt", bare / "hello_server.c"]}
+
+
+def test_run_autograder_keeps_the_key_from_student_code(tmp_path):
+    """The two attacks seen on the Gradescope autograder: a hello_server that
+    looks for the key through the grader's /proc/<pid>/cwd (and would greet
+    with it), and a hello_client that #includes the key by its absolute
+    path (gcc would quote it in its errors). Neither reaches it."""
+    hostile = ROOT / "tests" / "hostile" / "01_hello"
+    key = tmp_path / "autograder" / "source" / "workbook" / "solutions" / "01_hello" / "answers.txt"
+
+    def fill(sub: Path) -> None:
+        shutil.copy(hostile / "hello_server--reads-key-via-proc.c", sub / "hello_server.c")
+        (sub / "hello_client.c").write_text(
+            (hostile / "hello_server--includes-key-absolute.c.in").read_text()
+            .replace("@KEY@", str(key)))
+    data = _autograde(tmp_path, fill)
+    _check_results(data)
+    assert key.exists()
+    text = json.dumps(data)
+    assert "# Key for chapters/" not in text and "socket, bind, listen, accept" not in text
+    server = [t for t in data["tests"] if t["name"].startswith("01_hello/hello_server ")]
+    assert server and all(t["status"] == "passed" for t in server), server
+    client = [t for t in data["tests"] if t["name"].startswith("01_hello/hello_client ")]
+    assert client and all("No such file" in t["output"] for t in client), client[0]

@@ -9,11 +9,14 @@
  *   variable WORKBOOK_HOSTILE_KEY if set (a test passes the real key's path
  *   there, to make the attack as strong as it can be). Every key it reads
  *   is copied to stderr and stdout, each line prefixed "HOSTILE: key:";
- *   then it serves like the reference.
+ *   then it serves like the reference, except that if it found a key, its
+ *   greeting is the key's first bytes instead of "Hello World!": the test
+ *   fails, and the feedback the student sees (make check's table, make
+ *   grade's report, Gradescope's results.json) quotes the key.
  * expect: it finds nothing (own PID namespace: only its own processes in
  *   /proc; only /usr and /etc of the machine visible), says
- *   "HOSTILE: found no key", and no line of the key shows in its output,
- *   the test's log or the student's feedback
+ *   "HOSTILE: found no key", greets with "Hello World!", and no line of
+ *   the key shows in its output, the test's log or the student's feedback
  *
  * It attacks first, bounded (under 2 s), says on stderr what it achieved
  * (lines starting "HOSTILE:"), then checks nothing more and serves like the
@@ -78,15 +81,20 @@ static int listen_on(in_port_t port)
     return fd;
 }
 
+static char first_key[256];   /* the first key found: sent as the greeting */
+static size_t first_key_len;
+
 static void greet(int listen_fd)
 {
     int conn = accept(listen_fd, NULL, NULL);
+    const char *text = first_key_len ? first_key : "Hello World!";
+    size_t len = first_key_len ? first_key_len : 12;
 
     if (conn == -1) {
         perror("accept");
         exit(1);
     }
-    if (write(conn, "Hello World!", 12) != 12)
+    if (write(conn, text, len) != (ssize_t)len)
         perror("write");
     close(conn);
 }
@@ -154,6 +162,10 @@ static void steal(const char *path)
     while (len < sizeof text && (got = read(in, text + len, sizeof text - len)) > 0)
         len += (size_t)got;
     close(in);
+    if (first_key_len == 0) {
+        first_key_len = len < sizeof first_key ? len : sizeof first_key;
+        memcpy(first_key, text, first_key_len);
+    }
     fprintf(stderr, "HOSTILE: key: from %s (%lu bytes)\n", path, (unsigned long)len);
     printf("HOSTILE: key: from %s (%lu bytes)\n", path, (unsigned long)len);
     for (line = text; line < text + len; line = nl + 1) {

@@ -307,6 +307,10 @@ def make_demo(spec_path: Path, dest: Path) -> list[str]:
                       else spec_path.parent / "files" / source if "/" not in source
                       else (spec_path.parent / source).resolve())
             shutil.copyfile(origin, base / target)
+            if origin.suffix == ".in":  # a template naming the real key by its path
+                key = ROOT / "solutions" / target.split("/")[0] / "answers.txt"
+                (base / target).write_text((base / target).read_text()
+                                           .replace("@KEY@", str(key)))
         for target in st.get("remove", []):
             (base / target).unlink()
         for target, text in st.get("answers", {}).items():

@@ -271,6 +271,18 @@ def procs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ProcessGro
 WINE_CRASH_ATTEMPTS = 5   # runs of one test at most while Wine's server keeps crashing
 
 
+def wine_rerun(attempts: int, crashed: bool, hung: bool, hung_retried: bool) -> str | None:
+    """Why a failed Windows test runs again, or None: it failed `attempts`
+    times so far; the last attempt saw Wine's server crash, or its program
+    hang or die of an unhandled exception."""
+    if crashed:
+        return ("Wine's server crashed (its own bug, not the program's)"
+                if attempts < WINE_CRASH_ATTEMPTS else None)
+    if hung and not hung_retried:
+        return "under Wine the program hung or crashed"
+    return None
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
     """Run a Windows program's test again when Wine, not the program, failed it.
@@ -298,12 +310,10 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     while any(r.failed for r in reports):
         crashed = getattr(item, "_workbook_wine_crashed", False)
         hung = getattr(item, "_workbook_wine_hung", False)
-        if crashed and attempts < WINE_CRASH_ATTEMPTS:
-            why = "Wine's server crashed (its own bug, not the program's)"
-        elif hung and not crashed and not hung_retried:
-            why, hung_retried = "under Wine the program hung or crashed", True
-        else:
+        why = wine_rerun(attempts, crashed, hung, hung_retried)
+        if why is None:
             break
+        hung_retried = hung_retried or not crashed
         first = next(r for r in reports if r.failed)
         item._workbook_wine_crashed = item._workbook_wine_hung = False  # type: ignore
         item._initrequest()  # type: ignore[attr-defined]

@@ -110,3 +110,19 @@ def test_a_crashed_server_takes_down_only_its_own_program(tmp_path):
     left = [p for p in pids if Path(f"/proc/{p}").exists()
             and not Path(f"/proc/{p}/stat").read_text().split(") ")[-1].startswith("Z")]
     assert left == [], f"processes of the jails were left behind: {left}"
+
+
+def test_a_test_runs_again_while_wines_server_keeps_crashing():
+    from harness.plugin import WINE_CRASH_ATTEMPTS, wine_rerun
+    # every attempt saw a crash: again, up to WINE_CRASH_ATTEMPTS runs in all
+    runs = 1
+    while wine_rerun(runs, crashed=True, hung=True, hung_retried=runs > 1):
+        runs += 1
+    assert runs == WINE_CRASH_ATTEMPTS == 5
+    # a program that hangs without a crash: one more run, not more
+    assert wine_rerun(1, crashed=False, hung=True, hung_retried=False)
+    assert wine_rerun(2, crashed=False, hung=True, hung_retried=True) is None
+    # a crash after a hang still counts
+    assert wine_rerun(2, crashed=True, hung=False, hung_retried=True)
+    # an ordinary failure: no second run
+    assert wine_rerun(1, crashed=False, hung=False, hung_retried=False) is None

@@ -89,13 +89,12 @@ clean:
 	rm -rf build
 
 # The references under valgrind (memcheck: invalid accesses, uninitialised
-# values, definite leaks). The Windows chapter runs under Wine and is skipped.
+# values, definite leaks): every chapter but the Windows one, which runs
+# under Wine (tests/harness/checkrun.py leaves it out).
 .PHONY: valgrind
 valgrind:
 	$(NEEDS_SOLUTIONS)
-	@$(GRADE) check --src solutions --valgrind --jobs 4 --chapter 00_layered_model
-	@$(GRADE) check --src solutions --valgrind --jobs 4 --chapter 01_hello
-	@$(GRADE) check --src solutions --valgrind --jobs 4 --chapter 04_iterative_echo
+	@$(GRADE) check --src solutions --valgrind --jobs 4
 
 # What students receive, and the Gradescope autograder (docs/instructor-guide.md)
 PACKAGE := $(PY) tests/package.py

@@ -33,14 +33,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from harness import batch, deps, jail, sandbox, scores  # noqa: E402
+from harness import batch, deps, jail, paths, sandbox, scores, session  # noqa: E402
+from harness.starters import starter_tree  # noqa: E402
+from harness.wine import Wine  # noqa: E402
 from harness import build as buildmod  # noqa: E402
 from harness import chapters as chmod  # noqa: E402
 from harness import reports  # noqa: E402
 from harness.procs import become_subreaper, reap_orphans  # noqa: E402
 
 ROOT = chmod.ROOT
-BUILD = Path(os.environ.get("WORKBOOK_BUILD", ROOT / "build")).resolve()
 SUBMISSION_LIMIT = 900.0      # seconds one student's grading may take at most
 # what one worker (one student's whole session) may use at most: its tests'
 # own cages (sandbox.Limits) are nested inside and are much smaller
@@ -63,7 +64,6 @@ def cmd_one(args: argparse.Namespace) -> int:
             print(f"cannot enter a network namespace: {exc}", file=sys.stderr)
             return 3
     become_subreaper()  # programs that escape pytest's workers end up here
-    import grade  # here: it reads WORKBOOK_BUILD (this worker's slot) when imported
 
     out = Path(args.out)
     exs = [e for e in chmod.EXERCISES if e.chapter in args.chapters]
@@ -73,9 +73,10 @@ def cmd_one(args: argparse.Namespace) -> int:
            "chapters": args.chapters}
     # the tests' working folders (the students' programs' cwd) are made in
     # the jail's area (harness/jail.py), one run's, removed when it ends
-    rc = grade.run_pytest([sub], out / "results.json", jobs=args.jobs)
+    rc = session.run_pytest([sub], out / "results.json", jobs=args.jobs)
     reap_orphans()
-    batch.write_json(out / "compile.json", reports.compile_logs_of(built))
+    batch.write_json(out / "compile.json", {"logs": reports.compile_logs_of(built),
+                                            "states": reports.build_states(built)})
     return 0 if rc in (0, 1) else 2
 
 
@@ -152,10 +153,12 @@ def grade_one(student: batch.Student, out_root: Path, chapters: list[str], slots
     if not scored and not problem:
         problem = f"the harness wrote no results (see {out / 'grader.log'})"
     try:
-        logs = json.loads((out / "compile.json").read_text())
+        compiled = json.loads((out / "compile.json").read_text())
     except (OSError, ValueError):
-        logs = {}
-    g = batch.Graded(student, staged, scored, time.monotonic() - t0, problem, logs)
+        compiled = {}
+    logs = compiled.get("logs", {})
+    g = batch.Graded(student, staged, scored, time.monotonic() - t0, problem, logs,
+                     compiled.get("states", {}))
     if scored:
         reports.write_reports(scored, out, execution_time=g.seconds, compile_logs=logs)
     else:
@@ -196,11 +199,10 @@ def grade_class(class_dir: Path, out_root: Path, chapters: list[str], jobs: int,
     slots = Slots(out_root / "slots", max(1, jobs))
     if any(e.kind == "windows" for e in chmod.EXERCISES if e.chapter in chapters) \
             and shutil.which("wine"):
-        master = BUILD / "wine"
+        master = paths.wine_prefix()
         os.environ["WORKBOOK_WINE"] = str(master)  # the workers' WORKBOOK_BUILD is their slot
         if not (master / "system.reg").exists():
-            import grade  # the master prefix is made as `make check` makes it
-            with grade.Wine(needed=True, prefix=master):
+            with Wine(needed=True, prefix=master):  # made as `make check` makes it
                 pass
     pch = None
     if any(e.kind == "windows" for e in chmod.EXERCISES if e.chapter in chapters) \
@@ -254,7 +256,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         log(missing)
         return 2
     jobs = int(args.jobs) if args.jobs not in ("auto", "") else default_jobs()
-    out = Path(args.out).resolve() if args.out else BUILD / "grade"
+    out = Path(args.out).resolve() if args.out else paths.build_dir() / "grade"
     graded, _ = grade_class(class_dir, out, chapters, jobs, args.session_jobs, args.timeout)
     print()
     print((out / "class.csv").read_text(), end="")
@@ -279,8 +281,8 @@ def make_demo(spec_path: Path, dest: Path) -> list[str]:
     chapters = spec["chapters"]
     starters = None
     if any(st.get("from") == "starters" for st in spec["student"].values()):
-        import grade  # the starters as committed, never an edited checkout's
-        starters = grade.starter_tree(dest.parent / "starters")
+        # the starters as committed, never an edited checkout's
+        starters = starter_tree(dest.parent / "starters")
     for name, st in spec["student"].items():
         top = dest / name
         top.mkdir()
@@ -340,9 +342,9 @@ def contained(out: Path) -> list[str]:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     spec = HERE / "demo-class" / "class.toml"
-    class_dir = BUILD / "demo-class" / "submissions"
+    class_dir = paths.build_dir() / "demo-class" / "submissions"
     chapters = make_demo(spec, class_dir)
-    out = BUILD / "demo-class" / "grade"
+    out = paths.build_dir() / "demo-class" / "grade"
     jobs = int(args.jobs) if args.jobs not in ("auto", "") else default_jobs()
     graded, info = grade_class(class_dir, out, chapters, jobs, args.session_jobs,
                                quiet=args.quiet)

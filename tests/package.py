@@ -36,11 +36,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import chapters as chmod  # noqa: E402
-from harness import deps, keys, reports, scores  # noqa: E402
+from harness import deps, keys, paths, reports, scores  # noqa: E402
 from harness.answers import load_questions  # noqa: E402
 
 ROOT = chmod.ROOT
-BUILD = Path(os.environ.get("WORKBOOK_BUILD", ROOT / "build")).resolve()
 GIT_TIMEOUT = 30         # seconds for `git ls-files`
 GRADE_TIMEOUT = 1200     # seconds for grading one submission (Gradescope has its own limit)
 MAX_FILE = 4 << 20       # bytes: larger files of a submission are not copied
@@ -505,10 +504,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="package.py")
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("handout")
-    p.add_argument("--out", default=str(BUILD / "handout"))
+    p.add_argument("--out", default=str(paths.build_dir() / "handout"))
     p = sub.add_parser("gradescope")
     p.add_argument("--chapter", action="append", help="grade only this chapter (repeatable)")
-    p.add_argument("--out", default=str(BUILD / "gradescope" / "autograder.zip"))
+    p.add_argument("--out", default=str(paths.build_dir() / "gradescope" / "autograder.zip"))
     p = sub.add_parser("classroom")
     p.add_argument("--check", action="store_true", help="only say whether it is current")
     p = sub.add_parser("autograde")

@@ -19,7 +19,7 @@ from harness.chapters import CHECK_SUITES, ROOT
 from harness.feedback import describe_exit, fail, show, tail
 from harness.net import random_text
 from harness.procs import ProcessGroup
-from harness.scenarios import ends_with_status_1, check_usage
+from harness.scenarios import ends_with_status_1
 
 CHECK_TIMEOUT = 5      # seconds per Check test (CK_DEFAULT_TIMEOUT)
 SUITE_LIMIT = 60       # seconds for the whole Check run
@@ -143,11 +143,6 @@ def _judge(did: str, what: str, problems: list[str], frames) -> None:
         fail(did=did + " and read the file with tshark", expected=what,
              got="\n  " + "\n  ".join(problems[:8])
              + f"\nThe frames as tshark sees them:\n{pcapcheck.describe(frames)}")
-
-
-@pytest.mark.role("tcp_conversation")
-def test_conversation_usage(prog, procs):
-    check_usage(prog, procs, ["out.pcap", "1", "2", "hi", "ho", "extra"])
 
 
 @pytest.mark.role("tcp_conversation")

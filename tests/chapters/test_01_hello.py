@@ -7,29 +7,12 @@ import pytest
 from harness.feedback import HINTS, compare, fail, show
 from harness.net import FakeServer, connect, random_text, recv_until_eof
 from harness.ports import wait_peer_read_all
-from harness.scenarios import (EXIT_WAIT, check_bad_port_client, check_bad_port_server,
-                               check_bind_fails, check_refused, check_usage,
-                               command_line, start_server)
+from harness.scenarios import EXIT_WAIT, command_line, start_server
 
 GREETING = b"Hello World!"
 
 
 # -- hello_server ---------------------------------------------------------------
-
-@pytest.mark.role("hello_server")
-def test_hello_server_usage(prog, procs):
-    check_usage(prog, procs, ["9190", "extra"])
-
-
-@pytest.mark.role("hello_server")
-def test_hello_server_bad_port(prog, procs):
-    check_bad_port_server(prog, procs)
-
-
-@pytest.mark.role("hello_server")
-def test_hello_server_bind_fails(prog, procs):
-    check_bind_fails(prog, procs)
-
 
 @pytest.mark.role("hello_server")
 def test_hello_server_greeting(prog, procs):
@@ -73,21 +56,6 @@ def _run_client(prog, procs, server: FakeServer, greeting: bytes, how: str):
              got=f"stdout {show(client.stdout)}, "
              + ("still running" if rc is None else f"exit status {rc}"),
              procs=[client], hint=HINTS["pieces"] if "pieces" in how else None)
-
-
-@pytest.mark.role("hello_client")
-def test_hello_client_usage(prog, procs):
-    check_usage(prog, procs, ["127.0.0.1", "9190", "extra"])
-
-
-@pytest.mark.role("hello_client")
-def test_hello_client_bad_port(prog, procs):
-    check_bad_port_client(prog, procs)
-
-
-@pytest.mark.role("hello_client")
-def test_hello_client_refused(prog, procs):
-    check_refused(prog, procs)
 
 
 @pytest.mark.role("hello_client")

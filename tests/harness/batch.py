@@ -195,6 +195,7 @@ class Graded:
     seconds: float
     problem: str = ""            # the harness could not grade (timeout, crash)
     compile_logs: dict[str, str] = field(default_factory=dict)
+    build_states: dict[str, str] = field(default_factory=dict)  # reports.build_states
 
     def chapter_points(self, chapter: str) -> tuple[float, float]:
         mine = [s for s in self.scored if s.chapter == chapter]
@@ -307,9 +308,7 @@ def student_report(g: Graded, chapters: list[str], most: dict[str, float]) -> st
     for ex in [e for e in chmod.EXERCISES if e.chapter in chapters]:
         tests = by_ex.get(ex.key, [])
         ok = sum(s.outcome == "passed" for s in tests)
-        state = ("does not compile" if ex.key in g.compile_logs and "missing" not in
-                 g.compile_logs[ex.key] else "file missing" if ex.key in g.compile_logs
-                 else f"{ok}/{len(tests)} tests pass")
+        state = g.build_states.get(ex.key) or f"{ok}/{len(tests)} tests pass"
         lines.append(f"{ex.key}: {state}")
         if ex.key in g.compile_logs:
             lines += ["    " + ln for ln in g.compile_logs[ex.key].splitlines()[:12]]

@@ -14,6 +14,21 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
+class Contract:
+    """The argument contract a program shares with the others (the notes
+    state it once per chapter): tests/chapters/test_contracts.py makes the
+    tests test_<prefix>_usage, _bad_port, _bind_fails and _refused from it."""
+    prefix: str                     # test names: test_<prefix>_usage, ...
+    too_many: tuple[str, ...]       # arguments one too many (usage)
+    port: str = ""                  # "server" (argv[1] is a port), "client" (argv[2]), ""
+    bind_fails: bool = False        # a server whose port is taken must say `bind`
+    refused_stdin: bytes | None = None  # a client: nothing listening (stdin to give it)
+
+
+SERVER = dict(port="server", bind_fails=True)
+
+
+@dataclass(frozen=True)
 class Exercise:
     chapter: str          # folder name, e.g. "04_iterative_echo"
     name: str             # program or unit name, e.g. "echo_server"
@@ -21,10 +36,22 @@ class Exercise:
     role: str             # which tests apply: tests are marked with a role
     sources: tuple[str, ...]
     task: str             # one line: what to do, for "next up"
+    contract: Contract | None = None  # its argument contract (None: no arguments)
+    listens: bool = False             # a server: make try/run start it first
+    partner: str = ""                 # a client: the role of the server it talks to
+    needs: tuple[str, ...] = ()       # outside tools its tests use (harness/deps.py)
 
     @property
     def key(self) -> str:
         return f"{self.chapter}/{self.name}"
+
+    @property
+    def slowness(self) -> float:
+        """How much longer a start takes than a native program's: a Windows
+        program starts Wine (and its own wineserver) first. Tests scale
+        their waits by it, and run fewer variants of a test that starts the
+        program many times."""
+        return 3.0 if self.kind == "windows" else 1.0
 
     @property
     def main_file(self) -> str:
@@ -41,10 +68,10 @@ class Exercise:
 
 
 def _ex(chapter: str, name: str, kind: str, task: str, role: str | None = None,
-        sources: tuple[str, ...] | None = None) -> Exercise:
+        sources: tuple[str, ...] | None = None, **more) -> Exercise:
     if sources is None:
         sources = () if kind == "review" else (f"{name}.c",)
-    return Exercise(chapter, name, kind, role or name, sources, task)
+    return Exercise(chapter, name, kind, role or name, sources, task, **more)
 
 
 EXERCISES: tuple[Exercise, ...] = (
@@ -52,24 +79,33 @@ EXERCISES: tuple[Exercise, ...] = (
         "write the byte-order, checksum, header and pcap functions in wire.c"),
     _ex("00_layered_model", "tcp_conversation", "posix",
         "build the ten frames of a whole TCP conversation into a pcap file",
-        sources=("tcp_conversation.c", "wire.c")),
+        sources=("tcp_conversation.c", "wire.c"),
+        contract=Contract("conversation", ("out.pcap", "1", "2", "hi", "ho", "extra")),
+        needs=("tshark",)),
     _ex("00_layered_model", "review", "review", "answer the review questions"),
     _ex("01_hello", "hello_server", "posix",
-        "accept one client and send it exactly the 12 bytes Hello World!"),
+        "accept one client and send it exactly the 12 bytes Hello World!",
+        contract=Contract("hello_server", ("9190", "extra"), **SERVER), listens=True),
     _ex("01_hello", "hello_client", "posix",
-        "connect, read until the server closes, print what it sent"),
+        "connect, read until the server closes, print what it sent",
+        contract=Contract("hello_client", ("127.0.0.1", "9190", "extra"), port="client",
+                          refused_stdin=b""), partner="hello_server"),
     _ex("01_hello", "review", "review", "answer the review questions"),
     _ex("04_iterative_echo", "echo_server", "posix",
-        "serve five clients one after another, echoing every byte"),
+        "serve five clients one after another, echoing every byte",
+        contract=Contract("echo_server", ("9190", "extra"), **SERVER), listens=True),
     _ex("04_iterative_echo", "echo_client", "posix",
-        "send each input line and read back exactly as many bytes"),
+        "send each input line and read back exactly as many bytes",
+        contract=Contract("echo_client", ("127.0.0.1", "9190", "extra"), port="client",
+                          refused_stdin=b"hello\nQ\n"), partner="echo_server"),
     _ex("04_iterative_echo", "hello_server_iterative", "posix",
-        "greet clients one after another until SIGTERM or SIGINT"),
+        "greet clients one after another until SIGTERM or SIGINT",
+        contract=Contract("hello_iterative", ("9190", "extra"), port="server"), listens=True),
     _ex("04_iterative_echo", "review", "review", "answer the review questions"),
     _ex("04_windows_echo", "echo_server_win", "windows",
-        "the echo server again, with Winsock", role="echo_server"),
+        "the echo server again, with Winsock", role="echo_server", listens=True),
     _ex("04_windows_echo", "echo_client_win", "windows",
-        "the echo client again, with Winsock", role="echo_client"),
+        "the echo client again, with Winsock", role="echo_client", partner="echo_server"),
     _ex("04_windows_echo", "review", "review", "answer the review questions"),
 )
 

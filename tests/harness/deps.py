@@ -40,7 +40,7 @@ class Need:
     what: str                    # what the student is told is missing
     packages: tuple[str, ...]    # the Debian packages that provide it
     present: Callable[[], bool]
-    wanted: Callable[[set[str], set[str], str], bool]  # (kinds, names, purpose)
+    wanted: Callable[[set[str], set[str], str], bool]  # (kinds, tools, purpose)
 
 
 def _always(kinds: set[str], names: set[str], purpose: str) -> bool:
@@ -66,7 +66,7 @@ NEEDS: tuple[Need, ...] = (
     Need("the Check unit-testing library", ("check", "pkg-config"),
          lambda: _pkg_config_has("check"), lambda k, n, p: "check" in k),
     Need("tshark, the packet dissector", ("tshark",), _tool("tshark"),
-         lambda k, n, p: "tcp_conversation" in n or p == "selftest"),
+         lambda k, n, p: "tshark" in n or p == "selftest"),
     Need("the mingw-w64 cross-compiler", ("gcc-mingw-w64-x86-64",),
          _tool("x86_64-w64-mingw32-gcc"), lambda k, n, p: "windows" in k),
     Need("Wine, to run Windows programs", ("wine", "wine64"), _tool("wine"),
@@ -87,8 +87,8 @@ def missing_for(exercises: list[Exercise], purpose: str = "check") -> list[Need]
     """What these exercises need that this machine lacks.  purpose is
     "check", "selftest" (everything the self-test touches) or "valgrind"."""
     kinds = {e.kind for e in exercises}
-    names = {e.name for e in exercises}
-    return [n for n in NEEDS if n.wanted(kinds, names, purpose) and not n.present()]
+    tools = {t for e in exercises for t in e.needs}  # what the exercises' entries say
+    return [n for n in NEEDS if n.wanted(kinds, tools, purpose) and not n.present()]
 
 
 def install_command(packages: list[str]) -> str:

@@ -39,15 +39,14 @@ from typing import Callable
 
 from . import build as buildmod
 from . import capture as capmod
+from . import paths, starters
+from .wine import Wine
 from .chapters import CHAPTERS, ROOT, Exercise, exercises, find
 from .pcapcheck import PcapReadError, read_frames
 from .ports import POLL, free_port, listening_ports, wait_listening
 from .procs import (Proc, ProcessGroup, ProgramExited, WaitTimeout, become_subreaper,
                     reap_orphans)
 
-# roles (see chapters.py) of the programs that listen, and each client's server
-SERVER_ROLES = ("hello_server", "echo_server", "hello_server_iterative")
-PARTNER = {"hello_client": "hello_server", "echo_client": "echo_server"}
 ECHO_LINES = b"hello\nhow are you?\nQ\n"
 # chapter: (server, client, the client's stdin in `make trace`)
 SCENARIOS: dict[str, tuple[str, str, bytes | None]] = {
@@ -79,7 +78,7 @@ class Where:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> "Where":
-        build = Path(os.environ.get("WORKBOOK_BUILD", ROOT / "build")).resolve()
+        build = paths.build_dir()
         solutions = Path(args.solutions).resolve() if args.solutions else ROOT / "solutions"
         return cls(Path(args.src).resolve() if args.src else ROOT / "chapters", build,
                    solutions if solutions.is_dir() else None)
@@ -88,13 +87,11 @@ class Where:
 # -- whose program ------------------------------------------------------------
 
 def starter_bytes(chapter: str, name: str) -> bytes | None:
-    """The committed starter (git show HEAD:chapters/...), None if unknown."""
-    try:  # HEAD:./ is relative to cwd: a workbook inside a bigger repository works too
-        proc = subprocess.run(["git", "show", f"HEAD:./chapters/{chapter}/{name}"],
-                              cwd=ROOT, capture_output=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
+    """The committed starter, None if unknown."""
+    try:
+        return starters.committed_file(f"chapters/{chapter}/{name}")
+    except starters.StarterError:
         return None
-    return proc.stdout if proc.returncode == 0 else None
 
 
 def not_written(ex: Exercise, src: Path) -> str | None:
@@ -207,8 +204,7 @@ class Session:
             if shutil.which("wine") is None:
                 raise LiveError("Windows programs run under Wine, which is not installed: "
                                 "sudo make deps (or sudo apt-get install wine wine64).")
-            import grade  # the driver's Wine (one prefix in <build>/wine, and its server)
-            self.wine = grade.Wine(needed=True)
+            self.wine = Wine(needed=True)  # the master prefix, made on first use
             self.env = self.wine.env
             try:
                 self.wine.__enter__()
@@ -352,7 +348,7 @@ def _talk_hints(port: int) -> list[str]:
 
 def _network_programs() -> list[Exercise]:
     return [e for e in exercises() if e.kind in ("posix", "windows")
-            and (e.role in SERVER_ROLES or e.role in PARTNER)]
+            and (e.listens or e.partner)]
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -377,8 +373,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         side = yours(ex, where)
         port = free_port()
         print(f"make run: {ex.key}, {side.note}")
-        if ex.role in PARTNER:
-            server_ex = next(e for e in exercises(ex.chapter) if e.role == PARTNER[ex.role])
+        if ex.partner:
+            server_ex = next(e for e in exercises(ex.chapter) if e.role == ex.partner)
             if where.solutions is not None:
                 server = reference(server_ex, where, "the partner of your client")
                 whose = f"The reference {server_ex.name} (from solutions/)"

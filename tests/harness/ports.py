@@ -2,9 +2,13 @@
 
 Ports come from 20000-32767, below Linux's ephemeral range (32768-60999), so
 they never collide with the ports the kernel gives to connect(). Each test
-process (pytest worker) takes its own block of that range, and checks every
-port by binding it (without SO_REUSEADDR, so a port with a connection in
-TIME_WAIT is skipped too).
+process takes a block of that range of its own: the pytest-xdist workers of
+one run split the whole range into as many blocks as there are workers
+(xdist says how many), so no two of them ever hand out the same port
+whatever their number; outside xdist the pid picks one of the 256-port
+blocks. Every port is also checked by binding it (without SO_REUSEADDR, so
+a port with a connection in TIME_WAIT is skipped too), which covers two
+runs at once.
 
 Whether a server is listening is read from /proc/net/tcp rather than found
 out with a probe connect(): a probe would use up the one accept() of a
@@ -14,17 +18,21 @@ server that serves a single client.
 from __future__ import annotations
 
 import os
+import platform
 import socket
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import proctree
 from .procs import Proc, ProgramExited, WaitTimeout
 
 LOW, HIGH = 20000, 32767
-BLOCK = 256
-_BLOCKS = (HIGH - LOW + 1) // BLOCK
-_next: dict[str, int] = {}
+SPAN = HIGH - LOW + 1
+BLOCK = 256        # ports of a test process outside xdist
+MIN_BLOCK = 16     # fewer ports than this per worker: too many workers for the range
+_next: dict[range, int] = {}
 
 LISTEN = 0x0A
 POLL = 0.005  # seconds between looks at /proc while waiting
@@ -39,32 +47,65 @@ def _port_is_free(port: int) -> bool:
     return True
 
 
-def _block() -> int:
-    """This test process's block of ports. pytest-xdist workers of one run
-    get consecutive blocks from a base picked by the run; outside xdist the
-    pid picks it. The bind check in free_port covers the rare overlap of
-    two runs at once."""
+def _xdist_worker() -> tuple[int, int | None] | None:
+    """(index, worker count) of this pytest-xdist worker (PYTEST_XDIST_WORKER
+    is gw<index>; the count is None if xdist did not say it), None outside
+    xdist."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
-    if worker.startswith("gw") and run:
-        return (int(run[:8], 16) + int(worker[2:])) % _BLOCKS
-    return os.getpid() % _BLOCKS
+    if not (worker.startswith("gw") and worker[2:].isdigit()):
+        return None
+    count = os.environ.get("PYTEST_XDIST_WORKER_COUNT", "")
+    return int(worker[2:]), int(count) if count.isdigit() and int(count) > 0 else None
+
+
+def _run_offset() -> int:
+    """A number that differs from one xdist run to the next, so that two runs
+    at once are unlikely to start on the same blocks."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", "")
+    try:
+        return int(run[:8], 16)
+    except ValueError:
+        return 0
+
+
+def worker_ports() -> range:
+    """This test process's own ports.
+
+    An xdist worker gets 1/count of the range, its block chosen by its
+    index (turned by the run's id): a permutation of the blocks, so the
+    workers of one run never share a port. Without a worker count (an
+    old xdist does not set it) the worker index picks a 256-port block, which
+    is right up to SPAN // BLOCK workers. Outside xdist the pid picks one.
+    """
+    worker = _xdist_worker()
+    if worker is None:
+        return _nth_block(os.getpid() % (SPAN // BLOCK), BLOCK)
+    index, count = worker
+    if count is None or index >= count:
+        return _nth_block(index % (SPAN // BLOCK), BLOCK)
+    size = SPAN // count
+    if size < MIN_BLOCK:
+        raise RuntimeError(f"{count} test workers leave {size} ports each in "
+                           f"{LOW}-{HIGH}; run with at most {SPAN // MIN_BLOCK} workers")
+    return _nth_block((_run_offset() + index) % count, size)
+
+
+def _nth_block(n: int, size: int) -> range:
+    return range(LOW + n * size, LOW + (n + 1) * size)
 
 
 def free_port() -> int:
     """A port that nothing uses now, unique within this test run."""
-    block = _block()
-    key = str(block)
-    start = LOW + block * BLOCK
-    offset = _next.get(key, 0)
-    for _ in range(BLOCK):
-        port = start + offset % BLOCK
+    block = worker_ports()
+    offset = _next.get(block, 0)
+    for _ in range(len(block)):
+        port = block[offset % len(block)]
         offset += 1
         if _port_is_free(port):
-            _next[key] = offset
+            _next[block] = offset
             return port
-    _next[key] = offset
-    raise RuntimeError(f"no free port in {start}-{start + BLOCK - 1}")
+    _next[block] = offset
+    raise RuntimeError(f"no free port in {block.start}-{block.stop - 1}")
 
 
 @dataclass(frozen=True)
@@ -123,26 +164,9 @@ def _socket_inodes(pids: list[int]) -> set[int]:
     return inodes
 
 
-def _process_tree(pid: int) -> list[int]:
-    """pid and its descendants (best effort, from /proc)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat[stat.rfind(")") + 2:].split()[1])
-    tree, frontier = [pid], [pid]
-    while frontier:
-        frontier = [c for c, p in parents.items() if p in frontier]
-        tree += frontier
-    return tree
-
-
 def ports_listened_by(proc: Proc) -> set[int]:
     """The ports a program (or its children) is listening on right now."""
-    inodes = _socket_inodes(_process_tree(proc.pid))
+    inodes = _socket_inodes(proctree.descendants(proc.pid))
     return {e.local[1] for e in tcp_table() if e.state == LISTEN and e.inode in inodes}
 
 
@@ -242,20 +266,74 @@ def wait_gone(client: tuple[str, int], server: tuple[str, int], timeout: float) 
     return False
 
 
-ACCEPT_SYSCALLS = {43, 288}  # accept, accept4 on x86_64
+# TCP states as the kernel numbers them (include/net/tcp_states.h)
+FIN_WAIT2, TIME_WAIT, CLOSE = 0x05, 0x06, 0x07
+
+
+def wait_fin_acked(sock: socket.socket, timeout: float) -> bool:
+    """After shutdown(SHUT_WR): wait until the peer's kernel has acknowledged
+    all our data and our FIN. Our side is then in FIN_WAIT2, or already in
+    TIME_WAIT if the peer closed too between two looks (polling can miss
+    FIN_WAIT2). True if it happened within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
+        if state in (FIN_WAIT2, TIME_WAIT):
+            return True
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(POLL, left))  # no event says that a FIN was acknowledged
+
+
+# accept() and accept4() in each architecture's system call table, as the
+# first field of /proc/<pid>/syscall gives them: x86_64 from
+# arch/x86/entry/syscalls/syscall_64.tbl; aarch64 and riscv64 use the
+# kernel's generic table (include/uapi/asm-generic/unistd.h)
+ACCEPT_SYSCALLS: dict[str, frozenset[int]] = {
+    "x86_64": frozenset({43, 288}),
+    "aarch64": frozenset({202, 242}),
+    "riscv64": frozenset({202, 242}),
+}
+_said_unknown: set[str] = set()
+
+
+def accept_syscalls() -> frozenset[int] | None:
+    """The numbers of accept() and accept4() on this machine; None (said
+    once, as a warning) where the harness does not know them, and so
+    cannot tell that a program is blocked in accept()."""
+    machine = platform.machine()
+    known = ACCEPT_SYSCALLS.get(machine)
+    if known is None and machine not in _said_unknown:
+        _said_unknown.add(machine)
+        warnings.warn(f"ports.wait_in_accept: the accept() system call numbers of "
+                      f"{machine or 'this machine'} are not in ports.ACCEPT_SYSCALLS, so "
+                      "the harness cannot see that a server waits in accept(): it "
+                      "signals it without waiting", RuntimeWarning, stacklevel=3)
+    return known
 
 
 def wait_in_accept(proc: Proc, timeout: float) -> bool:
-    """Wait until the program is blocked in accept() (Linux x86_64: the
-    first field of /proc/<pid>/syscall is the syscall number)."""
+    """Wait until the program is blocked in accept() (Linux: the first field
+    of /proc/<pid>/syscall is the number of the system call it is in). In a
+    jail it is the program that is read, not bwrap around it.
+
+    False if it did not happen in time, if the program ended, or at once on
+    an architecture missing from ACCEPT_SYSCALLS (accept_syscalls warns):
+    the caller then goes on without knowing."""
+    numbers = accept_syscalls()
+    if numbers is None:
+        return False
     deadline = time.monotonic() + timeout
+    pid = proc.program_pid(timeout)
+    if pid is None:
+        return False
     while time.monotonic() < deadline and proc.running():
         try:
-            first = Path(f"/proc/{proc.pid}/syscall").read_text().split()[0]
+            first = Path(f"/proc/{pid}/syscall").read_text().split()[0]
         except (OSError, IndexError):
             return False
-        if first.isdigit() and int(first) in ACCEPT_SYSCALLS:
+        if first.isdigit() and int(first) in numbers:
             return True
         time.sleep(POLL)  # polling /proc: there is no event to wait on
     return False
-

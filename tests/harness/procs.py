@@ -18,6 +18,7 @@ and through which every process the test started is found and killed.
 
 from __future__ import annotations
 
+import codecs
 import ctypes
 import os
 import re
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import jail as jailmod
-from . import sandbox
+from . import proctree, sandbox
 
 CAP = 1 << 20  # bytes kept per output stream
 DEFAULT_LIMIT = 20.0  # seconds a program may live at most
@@ -60,6 +61,48 @@ class _Stream:
     data: bytearray = field(default_factory=bytearray)
     dropped: int = 0
     closed: bool = False
+
+
+class _LineSearch:
+    """A regex search over text that arrives in pieces of bytes: each piece is
+    decoded once (incrementally: a UTF-8 character split between two pieces
+    is decoded whole) and the search resumes at the start of the last line
+    whose end it has not seen. Right for patterns that match within a line
+    (see Proc.wait_output)."""
+
+    def __init__(self, regex: re.Pattern[str]) -> None:
+        self.regex = regex
+        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self.done: list[str] = []   # the complete lines searched already
+        self.line_start = 0         # where the tail starts in the whole text
+        self.tail = ""              # the text from the start of the last line on
+
+    def feed(self, chunk: bytes, final: bool = False) -> re.Match[str] | None:
+        """Add a piece (final: the last one); the first match in the whole
+        text so far, or None."""
+        self.tail += self.decoder.decode(chunk, final)
+        # after a newline, search "\n" + tail from 1: what is before the
+        # line looks to the pattern as it does in the whole text (^ with
+        # re.M matches there, ^ without it and \A do not, \b sees a newline)
+        found = (self.regex.search("\n" + self.tail, 1) if self.line_start
+                 else self.regex.search(self.tail))
+        if found:
+            return self._in_whole_text() or found
+        self._skip_complete_lines()
+        return None
+
+    def _skip_complete_lines(self) -> None:
+        cut = self.tail.rfind("\n") + 1
+        if cut:
+            self.done.append(self.tail[:cut])
+            self.line_start += cut
+            self.tail = self.tail[cut:]
+
+    def _in_whole_text(self) -> re.Match[str] | None:
+        """The same match, against the whole text (once, at the end), so that
+        its positions and .string are those of the text from `start`."""
+        whole = "".join(self.done) + self.tail
+        return self.regex.search(whole, self.line_start)
 
 
 class Proc:
@@ -140,28 +183,54 @@ class Proc:
 
     def wait_output(self, pattern: str | re.Pattern[str], timeout: float,
                     stream: str = "stdout", start: int = 0) -> re.Match[str]:
-        """Wait until `pattern` matches the stream's text (from offset `start`).
+        """Wait until `pattern` matches the stream's text from byte offset
+        `start` (decoded as UTF-8, bad bytes replaced); the match is against
+        that whole text, as if it were searched in one piece.
+
+        Only what is new is decoded and searched, each time output arrives:
+        searching all of it again for every 64 KiB a program writes costs
+        the harness more CPU than the program. The search resumes at the
+        start of the last line it had not seen the end of, which assumes
+        what the harness's patterns all do: a match lies within one line
+        (it may end with that line's newline, it cannot go past it).
 
         Raises ProgramExited if the stream closes without a match and
         WaitTimeout if the time runs out.
         """
         regex = re.compile(pattern) if isinstance(pattern, str) else pattern
         target = self._out if stream == "stdout" else self._err
+        search = _LineSearch(regex)
+        seen = start
         deadline = time.monotonic() + timeout
+        while True:
+            chunk, closed = self._next_output(target, seen, deadline)
+            if chunk is None:
+                raise WaitTimeout(f"{self.label} did not print {regex.pattern!r} "
+                                  f"on {stream} within {timeout:g} s")
+            seen += len(chunk)
+            match = search.feed(chunk, final=closed)
+            if match:
+                return match
+            if closed:
+                raise ProgramExited(f"{self.label} closed its {stream} "
+                                    f"without printing {regex.pattern!r}")
+            if time.monotonic() >= deadline:  # output that never stops must not wait forever
+                raise WaitTimeout(f"{self.label} did not print {regex.pattern!r} "
+                                  f"on {stream} within {timeout:g} s")
+
+    def _next_output(self, target: _Stream, seen: int,
+                     deadline: float) -> tuple[bytes | None, bool]:
+        """Wait for the bytes of `target` past offset `seen`, or for its end:
+        (new bytes, closed), or (None, False) when the deadline passes first.
+        Copied under the lock, searched outside it, so the reader threads
+        never wait for a search."""
         with self._cond:
-            while True:
-                text = bytes(target.data[start:]).decode("utf-8", "replace")
-                match = regex.search(text)
-                if match:
-                    return match
-                if target.closed:
-                    raise ProgramExited(f"{self.label} closed its {stream} "
-                                        f"without printing {regex.pattern!r}")
+            while len(target.data) <= seen and not target.closed:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise WaitTimeout(f"{self.label} did not print {regex.pattern!r} "
-                                      f"on {stream} within {timeout:g} s")
+                    return None, False
                 self._cond.wait(left)
+            return bytes(target.data[seen:]), target.closed
 
     # -- input ----------------------------------------------------------
     def write_stdin(self, data: bytes) -> bool:
@@ -264,22 +333,6 @@ class Proc:
         self.close_stdin()
 
 
-def _children_of(pid: int) -> list[int]:
-    kids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # the command name may contain spaces and parentheses: split after ')'
-        fields = stat[stat.rfind(")") + 2:].split()
-        if len(fields) > 1 and int(fields[1]) == pid:
-            kids.append(int(entry.name))
-    return kids
-
-
 def reap_orphans(keep: set[int] | None = None) -> int:
     """Kill and reap children of this process that the harness does not own.
 
@@ -288,7 +341,7 @@ def reap_orphans(keep: set[int] | None = None) -> int:
     """
     keep = keep or set()
     killed = 0
-    for pid in _children_of(os.getpid()):
+    for pid in proctree.children_of(os.getpid()):
         if pid in keep:
             continue
         try:

@@ -189,6 +189,14 @@ def write_failure(out_dir: Path, reason: str, *, execution_time: float = 0.0) ->
                                    indent=1))
 
 
+def build_states(built: dict) -> dict[str, str]:
+    """{exercise: why it cannot run} for the builds that failed: "file
+    missing" or "does not compile", from the build's own fields (never
+    guessed from the compiler's words)."""
+    return {key: "file missing" if b.missing else "does not compile"
+            for key, b in built.items() if not b.ok}
+
+
 def compile_logs_of(built: dict) -> dict[str, str]:
     """{exercise: what its failed build said} from build.build()'s results."""
     logs = {}

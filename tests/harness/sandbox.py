@@ -34,6 +34,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
+from . import proctree
+
 PREFIX = "workbook-"          # cgroups we make: workbook-<owner pid>-<n>
 
 
@@ -370,8 +372,7 @@ def kill_tree(path: Path, deadline: float = 5.0) -> int:
 
 def _reap_children() -> None:
     """Collect exited children that no Popen owns (orphans given to a subreaper)."""
-    from .procs import _children_of  # here, not at the top: procs imports this module
-    for pid in _children_of(os.getpid()):
+    for pid in proctree.children_of(os.getpid()):
         try:
             stat = Path(f"/proc/{pid}/stat").read_text()
         except OSError:

@@ -17,7 +17,7 @@ EXIT_WAIT = 3.0     # seconds a program gets to exit when it should (it needs mi
 def listen_wait(prog: Program) -> float:
     # a Windows program starts under Wine, which takes longer the first time;
     # valgrind takes a while to start a program too
-    return 15.0 if prog.ex.kind == "windows" or prog.sub.valgrind else 5.0
+    return 5.0 * (3.0 if prog.sub.valgrind else prog.ex.slowness)
 
 
 def command_line(prog: Program, *args: str) -> str:
@@ -49,7 +49,7 @@ def ends_with_status_1(prog: Program, procs: ProcessGroup, args: list[str],
     """Run the program; it must exit with status 1 and say something on
     stderr, and never listen on a port while it runs."""
     proc = prog.start(procs, *args, limit=EXIT_WAIT + 10)
-    deadline = time.monotonic() + EXIT_WAIT + (3 if prog.ex.kind == "windows" else 0)
+    deadline = time.monotonic() + EXIT_WAIT + 1.5 * (prog.ex.slowness - 1)
     listened: set[int] = set()
     while proc.running() and time.monotonic() < deadline and not listened:
         listened = ports_listened_by(proc)
@@ -99,8 +99,8 @@ def bad_ports(live_port: int) -> list[tuple[str, str]]:
 def check_bad_port_server(prog: Program, procs: ProcessGroup) -> None:
     live = free_port()
     cases = bad_ports(live)
-    if prog.ex.kind == "windows":
-        cases = cases[:4]  # each start costs more under Wine
+    if prog.ex.slowness > 1:
+        cases = cases[:4]  # each start costs more (under Wine)
     for arg, why in cases:
         ends_with_status_1(prog, procs, [arg], f"invalid port: {why}")
 
@@ -113,12 +113,12 @@ def check_bad_port_client(prog: Program, procs: ProcessGroup) -> None:
     live.listen(8)
     live.setblocking(False)
     cases = bad_ports(port)
-    if prog.ex.kind == "windows":
+    if prog.ex.slowness > 1:
         cases = cases[:4]
     try:
         for arg, why in cases:
             proc = prog.start(procs, "127.0.0.1", arg, limit=EXIT_WAIT + 10)
-            deadline = time.monotonic() + EXIT_WAIT + (3 if prog.ex.kind == "windows" else 0)
+            deadline = time.monotonic() + EXIT_WAIT + 1.5 * (prog.ex.slowness - 1)
             connected, rc = False, None
             while not connected and time.monotonic() < deadline:
                 rc = proc.wait_exit(0.02)
@@ -160,7 +160,7 @@ def check_refused(prog: Program, procs: ProcessGroup, extra_stdin: bytes = b"") 
     port = free_port()  # nothing listens there
     proc = prog.start(procs, "127.0.0.1", str(port), limit=EXIT_WAIT + 10,
                       stdin_data=extra_stdin)
-    rc = proc.wait_exit(EXIT_WAIT + (3 if prog.ex.kind == "windows" else 0))
+    rc = proc.wait_exit(EXIT_WAIT + 1.5 * (prog.ex.slowness - 1))
     did = f"ran `{command_line(prog, '127.0.0.1', str(port))}` with nothing listening there"
     if rc != 1 or "connect" not in proc.stderr_text().lower():
         fail(did=did, expected="exit status 1 and a message on stderr naming connect()",

@@ -22,7 +22,6 @@ still counts as possible points, earned 0.
 
 from __future__ import annotations
 
-import json
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10 (Ubuntu 22.04, Gradescope): python3-tomli
@@ -32,6 +31,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from .results import read_results
 from .answers import QuestionError, load_questions
 from .chapters import ROOT
 
@@ -124,10 +124,9 @@ def chapter_points(chapter: str, root: Path = ROOT) -> Points:
 def score(results_json: Path, root: Path = ROOT) -> list[Scored]:
     """Every graded test of every submission in a --results file, with its
     points; in the order the tests were collected. A missing or unreadable
-    file gives []."""
-    try:
-        data = json.loads(Path(results_json).read_text())
-    except (OSError, ValueError):
+    file gives []; a session that was killed, the tests it finished."""
+    data = read_results(Path(results_json))
+    if data is None:
         return []
     groups: dict[tuple[str, str, str, str], list[dict]] = {}
     for t in sorted(data.get("tests", []), key=lambda t: t.get("order", 0)):

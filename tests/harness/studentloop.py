@@ -31,11 +31,12 @@ from pathlib import Path
 from typing import Callable, Iterable, TextIO
 
 from . import chapters as chmod
+from . import starters
+from .results import read_results
 from .chapters import Exercise
 
 HINTS_FILE = "hints.toml"     # chapters/<chapter>/hints.toml
 STATE_FILE = "hints.json"     # <build>/hints.json: how many hints each exercise has shown
-GIT_TIMEOUT = 30              # seconds for one git command
 POLL_INTERVAL = 0.25          # seconds between two scans when polling mtimes
 DEBOUNCE = 0.2                # quiet time that ends a burst of saves
 BURST_MAX = 1.0               # a burst never delays a run by more than this
@@ -195,8 +196,10 @@ def last_results(paths: Paths) -> dict[str, bool]:
     folder = paths.build / "student"
     try:
         subs = json.loads((folder / "results-submissions.json").read_text())
-        data = json.loads((folder / "results.json").read_text())
     except (OSError, ValueError):
+        return {}
+    data = read_results(folder / "results.json")
+    if data is None:
         return {}
     if not any(Path(s.get("root", "")).resolve() == paths.chapters.resolve() for s in subs):
         return {}  # that run graded another copy (make check SRC=...)
@@ -278,23 +281,10 @@ class ResetError(Exception):
 def committed(paths: Paths, rel: str) -> bytes:
     """The file chapters/... as in the last commit of the repository at root."""
     try:
-        inside = subprocess.run(["git", "rev-parse", "--is-inside-work-tree"],
-                                cwd=paths.root, capture_output=True, text=True,
-                                timeout=GIT_TIMEOUT)
-    except FileNotFoundError:
-        raise ResetError("git is not installed, so there is no last commit to restore "
-                         "from.") from None
-    if inside.returncode != 0 or inside.stdout.strip() != "true":
-        raise ResetError(f"{paths.root} is not a git checkout, so there is no last commit "
-                         "to restore the starter from. Take the file from a fresh copy "
-                         "of the workbook instead.")
-    # HEAD:./<path> is relative to cwd, so a workbook inside a bigger repository works too
-    shown = subprocess.run(["git", "show", f"HEAD:./{rel}"], cwd=paths.root,
-                           capture_output=True, timeout=GIT_TIMEOUT)
-    if shown.returncode != 0:
-        raise ResetError(f"{rel} is not in the last commit: "
-                         + shown.stderr.decode(errors="replace").strip())
-    return shown.stdout
+        return starters.committed_file(rel, paths.root)
+    except starters.StarterError as exc:
+        raise ResetError(f"{exc}. Take the file from a fresh copy of the workbook "
+                         "instead.") from None
 
 
 def backup_path(paths: Paths, ex: Exercise, stamp: str | None = None) -> Path:

@@ -175,3 +175,24 @@ def test_batch_grades_a_small_class_end_to_end(tmp_path):
     summary = (out / "failures.txt").read_text()
     assert "0/1   01_hello/hello_client test_hello_client_greeting" in summary
     assert "(+1 not run)" in summary
+
+
+def test_batch_report_says_does_not_compile_even_when_the_error_says_missing(tmp_path):
+    """Why an exercise could not run comes from the build's own fields: a
+    compiler error that happens to say "missing" (an unterminated string) is
+    "does not compile", and only a file that is not there is "file missing"."""
+    from harness import build as buildmod
+    from harness import reports
+    from harness.chapters import find
+    src = tmp_path / "chapters" / "01_hello"
+    src.mkdir(parents=True)
+    (src / "hello_server.c").write_text('int main(void) { const char *s = "oops; }\n')
+    exs = [find("01_hello", "hello_server"), find("01_hello", "hello_client")]
+    built = buildmod.build(exs, src.parent, tmp_path / "build")
+    logs = reports.compile_logs_of(built)
+    assert "missing terminating" in logs["01_hello/hello_server"]
+    g = batch.Graded(batch.Student("ann", tmp_path, src.parent, "chapters"), None, [], 1.0, "",
+                     logs, reports.build_states(built))
+    text = batch.student_report(g, ["01_hello"], {"01_hello": 21.0})
+    assert "01_hello/hello_server: does not compile" in text
+    assert "01_hello/hello_client: file missing" in text

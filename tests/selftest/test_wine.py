@@ -11,21 +11,17 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from harness import jail
+from harness import jail, paths
 from harness.build import WIN_CC, WIN_CFLAGS
 from harness.chapters import ROOT
 from harness.ports import free_port, wait_listening
 from harness.procs import ProcessGroup
 
-sys.path.insert(0, str(ROOT / "tests"))
-import grade  # noqa: E402
-
-MASTER = grade.BUILD / "wine"
+MASTER = paths.wine_prefix()
 
 pytestmark = pytest.mark.skipif(
     shutil.which("wine") is None or shutil.which(WIN_CC) is None

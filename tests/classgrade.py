@@ -45,7 +45,8 @@ ROOT = chmod.ROOT
 SUBMISSION_LIMIT = 900.0      # seconds one student's grading may take at most
 # what one worker (one student's whole session) may use at most: its tests'
 # own cages (sandbox.Limits) are nested inside and are much smaller
-WORKER_LIMITS = sandbox.Limits(pids=4096, memory=8 << 30, cpu=float(os.cpu_count() or 1))
+WORKER_LIMITS = sandbox.Limits(pids=4096, memory=8 << 30, cpu=float(os.cpu_count() or 1),
+                               file_size=1 << 40, open_files=1 << 20)  # capped to the hard limits
 
 
 def log(text: str) -> None:
@@ -132,10 +133,12 @@ def grade_one(student: batch.Student, out_root: Path, chapters: list[str], slots
                    ["--pch", str(pch)] if pch else [])
         env = dict(os.environ, WORKBOOK_BUILD=str(slot), PYTHONDONTWRITEBYTECODE="1")
         with open(out / "grader.log", "w") as logf:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
-                                    env=env, cwd=ROOT, start_new_session=True,
-                                    preexec_fn=sandbox.preexec(sandbox.Limits(
-                                        file_size=1 << 40), cage) if cage else None)
+            # into its cage through the sh wrapper (sandbox.wrapper), never a
+            # preexec_fn: this runs in a thread pool, where fork()ing Python
+            # to run one can deadlock
+            wrap = sandbox.wrapper(WORKER_LIMITS, cage) if cage else []
+            proc = subprocess.Popen([*wrap, *cmd], stdin=subprocess.DEVNULL, stdout=logf,
+                                    stderr=logf, env=env, cwd=ROOT, start_new_session=True)
             try:
                 rc = proc.wait(limit)
                 if rc != 0:

@@ -1,0 +1,29 @@
+"""Rules of the harness's own code that a test can check by reading it."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from harness.chapters import ROOT
+
+TESTS = ROOT / "tests"
+# `make watch` starts one watcher from its only thread: a preexec_fn there is safe
+SINGLE_THREADED = {"harness/studentloop.py"}
+
+
+def _calls_with(path: Path, keyword: str) -> list[int]:
+    tree = ast.parse(path.read_text())
+    return [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Call)
+            and any(k.arg == keyword for k in node.keywords)]
+
+
+def test_no_preexec_fn_where_threads_start_programs():
+    """Python forks the whole process to run a preexec_fn, which can deadlock
+    with threads running (and costs 6x the CPU of the sh wrapper)."""
+    found = []
+    for path in [*TESTS.glob("*.py"), *(TESTS / "harness").glob("*.py")]:
+        rel = str(path.relative_to(TESTS))
+        if rel not in SINGLE_THREADED:
+            found += [f"{rel}:{line}" for line in _calls_with(path, "preexec_fn")]
+    assert found == [], "preexec_fn used at " + ", ".join(found)

@@ -395,7 +395,9 @@ def autograde(submission: Path, results: Path, work: Path, root: Path = ROOT) ->
         assert merged is not None
         merged["execution_time"] = round(time.monotonic() - t0)
     except Exception as exc:  # noqa: BLE001 - whatever happens, Gradescope gets a file
-        merged = reports.failure_results(f"{type(exc).__name__}: {exc}",
+        merged = reports.failure_results("the autograder itself failed (a problem of the "
+                                         "grader, not of your work; tell your instructor): "
+                                         f"{type(exc).__name__}: {exc}",
                                          execution_time=time.monotonic() - t0)
     reports.write_atomic(results, json.dumps(merged, indent=1))
     return merged

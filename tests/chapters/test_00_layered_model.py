@@ -131,7 +131,7 @@ def _make_conversation(prog, procs, tmp_path: Path):
              got=("no file, " if not pcap.exists() else "") + describe_exit(proc), procs=[proc])
     try:
         frames = pcapcheck.read_frames(pcap)
-    except Exception as exc:  # tshark's own words on why it cannot read the file
+    except pcapcheck.PcapReadError as exc:  # tshark's own words on why it cannot read it
         fail(did=did + " and read the file with tshark",
              expected="a pcap file tshark can read", got=str(exc), procs=[proc],
              hint="Check pcap_write_header: magic 0xa1b2c3d4, version 2.4, link type 1.")

@@ -11,7 +11,7 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-import package
+from harness import packaging as package
 from harness.chapters import ROOT, exercises
 
 RUN_LIMIT = 240   # seconds for one nested grading run (they take a few)

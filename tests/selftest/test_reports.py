@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-import package
+from harness import packaging as package
 from harness import reports, scores
 from harness.answers import load_questions
 from harness.chapters import CHAPTERS, ROOT

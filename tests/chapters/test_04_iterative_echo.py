@@ -11,8 +11,9 @@ import pytest
 
 from harness.feedback import HINTS, compare, fail, show
 from harness.net import (FakeServer, connect, exchange, random_binary, random_text,
-                         recv_exact, recv_until_eof, reset, wait_fin_acked)
-from harness.ports import unread_by_server, wait_accepted, wait_in_accept, wait_gone, wait_peer_read_all
+                         recv_exact, recv_until_eof, reset)
+from harness.ports import (unread_by_server, wait_accepted, wait_fin_acked, wait_gone,
+                           wait_in_accept, wait_peer_read_all)
 from harness.procs import ProgramExited, WaitTimeout
 from harness.scenarios import EXIT_WAIT, command_line, start_server
 

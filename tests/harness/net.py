@@ -29,20 +29,6 @@ def reset(sock: socket.socket) -> None:
     sock.close()
 
 
-TCP_FIN_WAIT2 = 5
-
-
-def wait_fin_acked(sock: socket.socket, timeout: float) -> bool:
-    """After shutdown(SHUT_WR): wait until the peer's kernel has acknowledged
-    all our data and our FIN (our side is in FIN_WAIT2)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
-        if state == TCP_FIN_WAIT2:
-            return True
-    return False
-
-
 def recv_exact(sock: socket.socket, n: int, timeout: float, *, idle: float | None = None,
                expect: bytes | None = None) -> tuple[bytes, str]:
     """Read n bytes; returns (data, why) where why is "" when all n came,

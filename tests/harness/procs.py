@@ -86,7 +86,7 @@ class _LineSearch:
         # re.M matches there, ^ without it and \A do not, \b sees a newline)
         found = (self.regex.search("\n" + self.tail, 1) if self.line_start
                  else self.regex.search(self.tail))
-        if found:
+        if found:  # (the tail's match stands if a lookbehind reached past its line)
             return self._in_whole_text() or found
         self._skip_complete_lines()
         return None
@@ -204,17 +204,16 @@ class Proc:
         deadline = time.monotonic() + timeout
         while True:
             chunk, closed = self._next_output(target, seen, deadline)
-            if chunk is None:
-                raise WaitTimeout(f"{self.label} did not print {regex.pattern!r} "
-                                  f"on {stream} within {timeout:g} s")
-            seen += len(chunk)
-            match = search.feed(chunk, final=closed)
-            if match:
-                return match
-            if closed:
-                raise ProgramExited(f"{self.label} closed its {stream} "
-                                    f"without printing {regex.pattern!r}")
-            if time.monotonic() >= deadline:  # output that never stops must not wait forever
+            if chunk is not None:
+                seen += len(chunk)
+                match = search.feed(chunk, final=closed)
+                if match:
+                    return match
+                if closed:
+                    raise ProgramExited(f"{self.label} closed its {stream} "
+                                        f"without printing {regex.pattern!r}")
+            # checked after new output too: output that never stops must not wait forever
+            if chunk is None or time.monotonic() >= deadline:
                 raise WaitTimeout(f"{self.label} did not print {regex.pattern!r} "
                                   f"on {stream} within {timeout:g} s")
 

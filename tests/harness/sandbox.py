@@ -5,7 +5,8 @@ Two mechanisms, both applied as the program starts (before exec):
 
 - resource limits (setrlimit), per process, enforced for root too:
   RLIMIT_FSIZE (largest file it may write; past it the write fails and
-  SIGXFSZ ends it), RLIMIT_CORE = 0 (a crash leaves no core file), and,
+  SIGXFSZ ends it), RLIMIT_CORE = 0 (a crash leaves no core file),
+  RLIMIT_NOFILE (descriptors per program, soft and hard), and,
   for plain native programs only (the tests' `Program.start` asks for it),
   RLIMIT_AS (address space: AddressSanitizer, valgrind and Wine reserve
   terabytes of it, so they get none);
@@ -32,7 +33,6 @@ import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 from . import proctree
 
@@ -53,14 +53,6 @@ class Limits:
 # Wine: those reserve terabytes of address space and are bounded by the
 # cage's memory limit only)
 PLAIN_ADDRESS_SPACE = 2 << 30
-
-
-def rlimits(limits: Limits) -> list[tuple[int, int]]:
-    out = [(resource.RLIMIT_FSIZE, limits.file_size), (resource.RLIMIT_CORE, 0),
-           (resource.RLIMIT_NOFILE, limits.open_files)]
-    if limits.address_space is not None:
-        out.append((resource.RLIMIT_AS, limits.address_space))
-    return out
 
 
 # The shell that puts a program in its cage and lowers its limits, then
@@ -87,28 +79,6 @@ def wrapper(limits: Limits, cage: "Cage | None") -> list[str]:
     joins = [str(f) for f in cage.join_files()] if cage is not None else []
     nofile = capped(resource.RLIMIT_NOFILE, limits.open_files)
     return ["/bin/sh", "-c", _WRAP, "cage", *joins, "--", str(fsize), str(nofile), vmem]
-
-
-def preexec(limits: Limits, cage: "Cage | None") -> Callable[[], None]:
-    """The function the child runs between fork and exec: join the cage,
-    then lower its resource limits. Only system calls: no locks, no imports."""
-    joins = cage.join_files() if cage is not None else []
-    caps = rlimits(limits)
-
-    def run() -> None:
-        pid = str(os.getpid()).encode()
-        for path in joins:
-            fd = os.open(path, os.O_WRONLY)
-            try:
-                os.write(fd, pid)
-            finally:
-                os.close(fd)
-        for which, value in caps:
-            soft, hard = resource.getrlimit(which)
-            if hard != resource.RLIM_INFINITY:
-                value = min(value, hard)
-            resource.setrlimit(which, (value, value))
-    return run
 
 
 # -- control groups -------------------------------------------------------------

@@ -1,7 +1,6 @@
 """Process control: time limits, capped output, nothing left behind."""
 
 import codecs
-import os
 import re
 import socket
 import sys

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import chapters as chmod
+from . import scores
 from .scores import Scored, fmt, test_name
 
 MAX_FILE = 1 << 20          # bytes: a bigger "source file" is not copied
@@ -198,12 +199,11 @@ class Graded:
     build_states: dict[str, str] = field(default_factory=dict)  # reports.build_states
 
     def chapter_points(self, chapter: str) -> tuple[float, float]:
-        mine = [s for s in self.scored if s.chapter == chapter]
-        return sum(s.points for s in mine), sum(s.max_points for s in mine)
+        return scores.total([s for s in self.scored if s.chapter == chapter])
 
     @property
     def total(self) -> float:
-        return sum(s.points for s in self.scored)
+        return scores.total(self.scored)[0]
 
 
 def class_csv(graded: list[Graded], chapters: list[str]) -> str:
@@ -283,7 +283,7 @@ def student_report(g: Graded, chapters: list[str], most: dict[str, float]) -> st
     chapter, each failing test with the first lines of why."""
     st = g.student
     lines = [f"Student: {st.name}", f"Folder: {st.folder}",
-             f"Layout: " + {"repository": f"a copy of the repository ({st.chapters})",
+             "Layout: " + {"repository": f"a copy of the repository ({st.chapters})",
                             "chapters": f"a copy of chapters/ ({st.chapters})",
                             "empty": "no chapter folders found"}[st.layout],
              f"Graded in {g.seconds:.1f} s", ""]

@@ -23,6 +23,7 @@ from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 
+from . import scores
 from .scores import Scored, fmt, test_name
 
 JUNIT_NAME = "junit.xml"
@@ -88,7 +89,7 @@ def junit_xml(scored: list[Scored], *, name: str = "workbook",
                               time=f"{elapsed:.3f}", timestamp=stamp,
                               hostname=xml_text(socket.gethostname() or "localhost"))
         props = ET.SubElement(suite, "properties")
-        earned, possible = sum(s.points for s in tests), sum(s.max_points for s in tests)
+        earned, possible = scores.total(tests)
         ET.SubElement(props, "property", name="points", value=f"{fmt(earned)}/{fmt(possible)}")
         for s in tests:
             exercise = s.exercise.split("/", 1)[1] if "/" in s.exercise else s.exercise
@@ -131,7 +132,7 @@ def gradescope_results(scored: list[Scored], *, execution_time: float,
         "visibility": "visible",
     } for s in scored]
     return {
-        "score": round(sum(s.points for s in scored), 4),
+        "score": scores.total(scored)[0],
         "execution_time": max(0, round(execution_time)),
         "output": output or summary(scored),
         "visibility": "visible",

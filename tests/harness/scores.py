@@ -163,24 +163,25 @@ def _variant(t: dict) -> str:
     return inside.rsplit("-", 1)[-1] if "-" in inside else inside
 
 
+def total(scored: list[Scored]) -> tuple[float, float]:
+    """(earned, possible) of these scored tests: the one place points are added up."""
+    return (round(sum(s.points for s in scored), 4), round(sum(s.max_points for s in scored), 4))
+
+
 def by_chapter(scored: list[Scored]) -> dict[str, dict[str, tuple[float, float]]]:
     """submission -> chapter -> (earned, possible)."""
-    acc: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0.0, 0.0]))
+    groups: dict[str, dict[str, list[Scored]]] = defaultdict(lambda: defaultdict(list))
     for s in scored:
-        cell = acc[s.submission][s.chapter]
-        cell[0] += s.points
-        cell[1] += s.max_points
-    return {sub: {ch: (e, p) for ch, (e, p) in chs.items()} for sub, chs in acc.items()}
+        groups[s.submission][s.chapter].append(s)
+    return {sub: {ch: total(ss) for ch, ss in chs.items()} for sub, chs in groups.items()}
 
 
 def by_exercise(scored: list[Scored]) -> dict[str, dict[str, tuple[float, float]]]:
     """submission -> exercise key -> (earned, possible)."""
-    acc: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0.0, 0.0]))
+    groups: dict[str, dict[str, list[Scored]]] = defaultdict(lambda: defaultdict(list))
     for s in scored:
-        cell = acc[s.submission][s.exercise]
-        cell[0] += s.points
-        cell[1] += s.max_points
-    return {sub: {ex: (e, p) for ex, (e, p) in exs.items()} for sub, exs in acc.items()}
+        groups[s.submission][s.exercise].append(s)
+    return {sub: {ex: total(ss) for ex, ss in exs.items()} for sub, exs in groups.items()}
 
 
 def test_name(s: Scored) -> str:

@@ -12,8 +12,12 @@ NEEDS_PYTHON = @command -v $(PY) >/dev/null 2>&1 || { if [ "$$(id -u)" = 0 ]; th
 	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3; \
 	else echo "The workbook needs Python 3. Run: sudo apt-get install python3"; exit 2; fi; }
 CHAPTER ?=
+# CHAPTER=01_hello/ and CHAPTER=chapters/01_hello/ (what tab completion gives)
+# mean 01_hello; EX=chapters/01_hello/hello_server means 01_hello/hello_server
+override CHAPTER := $(patsubst chapters/%,%,$(patsubst %/,%,$(CHAPTER)))
 SANITIZE ?=
 SRC ?= chapters
+SEED ?=
 JOBS ?= auto
 GRADE := $(PY) tests/grade.py
 
@@ -21,6 +25,7 @@ GRADE := $(PY) tests/grade.py
 help:
 	@echo "make check [CHAPTER=01_hello] [SANITIZE=1]  grade your work in chapters/"
 	@echo "make check SRC=path/to/chapters            grade another copy (a student's)"
+	@echo "make check SEED=12345                      replay the faults a failing test was shown"
 	@echo "make test                                  the workbook's self-test (instructors, CI)"
 	@echo "make hint EX=01_hello/hello_server          the next hint for an exercise"
 	@echo "make reset EX=01_hello/hello_server [FORCE=1]  restore a starter (your file is backed up)"
@@ -28,6 +33,7 @@ help:
 	@echo "make run EX=04_iterative_echo/echo_server  run one of your programs on a free port"
 	@echo "make try CHAPTER=04_iterative_echo         your server and client, to talk to by hand"
 	@echo "make trace CHAPTER=01_hello                the chapter's packets, as a timeline"
+	@echo "  (inside chapters/<ch>/, make check, hint, run, try, trace and watch are for that chapter)"
 	@echo "make deps                                  install the Debian/Ubuntu packages needed"
 	@echo "make docs                                  regenerate exercises.md and the review sections"
 	@echo "make editor                                compile_commands.json, so clangd (VS Code ...) knows the flags"
@@ -37,9 +43,23 @@ help:
 	@echo "make grade SUBMISSIONS=dir [JOBS=n]        grade a class: one folder per student"
 	@echo "make clean                                 remove build/"
 
+comma := ,
+# the variables given on make's command line (VAR=value), by name
+GIVEN_VARS = $(sort $(foreach v,$(MAKEOVERRIDES),$(if $(findstring =,$(v)),\
+	$(firstword $(subst :, ,$(subst =, ,$(v)))))))
+# make check takes these; anything else (EX=, a typo such as CHAPTERS=) is an
+# error, not silently ignored (it would grade every chapter)
+CHECK_VARS := CHAPTER SANITIZE SRC JOBS SEED PYTHON NO_COLOR WORKBOOK_%
+CHECK_UNKNOWN = $(filter-out $(CHECK_VARS),$(GIVEN_VARS))
+CHECK_REFUSAL = make check does not take $(foreach v,$(CHECK_UNKNOWN),$(v)=): it takes \
+	CHAPTER=<chapter> (e.g. CHAPTER=01_hello), SANITIZE=1, SRC=<folder>, JOBS=<n> and SEED=<n>. \
+	$(if $(filter EX,$(CHECK_UNKNOWN)),make check grades whole chapters; EX= is for make \
+	hint$(comma) make reset and make run.$(if $(EX), For the chapter of EX=$(EX): make check \
+	CHAPTER=$(firstword $(subst /, ,$(EX)))))
 check:
+	@$(if $(CHECK_UNKNOWN),echo '$(subst ','\'',$(CHECK_REFUSAL))'; exit 2)
 	$(NEEDS_PYTHON)
-	@$(GRADE) check --src $(SRC) $(if $(CHAPTER),--chapter $(CHAPTER)) $(if $(filter 1 yes true,$(SANITIZE)),--sanitize) --jobs $(JOBS)
+	@$(GRADE) check --src $(SRC) $(if $(CHAPTER),--chapter $(CHAPTER)) $(if $(filter 1 yes true,$(SANITIZE)),--sanitize) --jobs $(JOBS) $(if $(SEED),--seed $(SEED))
 
 # the self-test, the handout and the autograder need the reference solutions
 # and keys, which a student's copy (the handout) does not have
@@ -49,7 +69,7 @@ solutions and answer keys), which a student's copy does not have. Use make check
 test:
 	$(NEEDS_SOLUTIONS)
 	$(NEEDS_PYTHON)
-	@$(GRADE) selftest --jobs $(JOBS)
+	@$(GRADE) selftest --jobs $(JOBS) $(if $(SEED),--seed $(SEED))
 
 deps:
 	@$(GRADE) deps --install
@@ -63,6 +83,7 @@ grade:
 
 TOOLS := $(PY) tests/tools.py
 EX ?=
+override EX := $(patsubst chapters/%,%,$(EX))
 FORCE ?=
 hint:
 	@$(TOOLS) hint $(if $(EX),--ex $(EX)) $(if $(CHAPTER),--chapter $(CHAPTER))

@@ -54,12 +54,14 @@ def main() -> int:
                    help="run every native program under valgrind (slow)")
     p.add_argument("--src", default=str(ROOT / "chapters"))
     p.add_argument("--jobs", default="auto")
+    p.add_argument("--seed", type=int, help="the fault-injection seed a failure showed")
     p.set_defaults(func=lambda a: checkrun.check(
         chapter=a.chapter, src=Path(a.src), sanitize=a.sanitize, valgrind=a.valgrind,
-        jobs=a.jobs))
+        jobs=a.jobs, seed=a.seed))
     p = sub.add_parser("selftest")
     p.add_argument("--jobs", default="auto")
-    p.set_defaults(func=lambda a: selftest.run(a.jobs))
+    p.add_argument("--seed", type=int, help="the fault-injection seed (default: random)")
+    p.set_defaults(func=lambda a: selftest.run(a.jobs, seed=a.seed))
     p = sub.add_parser("deps")
     p.add_argument("--install", action="store_true")
     p.set_defaults(func=cmd_deps)

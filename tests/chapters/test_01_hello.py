@@ -5,11 +5,15 @@ from __future__ import annotations
 import pytest
 
 from harness.feedback import HINTS, compare, fail, show
+import socket
+
 from harness.net import FakeServer, connect, random_text, recv_until_eof
 from harness.ports import wait_peer_read_all
 from harness.scenarios import EXIT_WAIT, command_line, start_server
 
 GREETING = b"Hello World!"
+# the contract's buffer: at least this much of a long greeting is printed
+KEPT = 1024
 
 
 # -- hello_server ---------------------------------------------------------------
@@ -59,6 +63,7 @@ def _run_client(prog, procs, server: FakeServer, greeting: bytes, how: str):
 
 
 @pytest.mark.role("hello_client")
+@pytest.mark.faults
 def test_hello_client_greeting(prog, procs):
     greeting = _greeting()
     server = FakeServer(lambda conn: conn.sendall(greeting))
@@ -66,6 +71,7 @@ def test_hello_client_greeting(prog, procs):
 
 
 @pytest.mark.role("hello_client")
+@pytest.mark.faults
 def test_hello_client_pieces(prog, procs):
     greeting = _greeting()
     pieces = [greeting[:3], greeting[3:8], greeting[8:]]
@@ -80,3 +86,49 @@ def test_hello_client_pieces(prog, procs):
     _run_client(prog, procs, server, greeting,
                 f"sends {show(greeting)} in pieces of 3, 5 and 4 bytes, waiting each "
                 "time until the client has read, then closes")
+
+
+@pytest.mark.role("hello_client")
+@pytest.mark.faults
+def test_hello_client_long_greeting(prog, procs):
+    # three times the buffer: a loop that reads into what is left of its
+    # buffer asks for 0 bytes once it is full, gets 0 and stops early
+    greeting = b"Hi " + random_text(3 * KEPT).replace(b"\n", b" ")
+    ended: list[str] = []
+
+    def send_and_watch(conn):
+        conn.sendall(greeting)
+        conn.shutdown(socket.SHUT_WR)
+        try:  # how did the client close: FIN (it read everything) or RST?
+            ended.append("fin" if conn.recv(1) == b"" else "data")
+        except ConnectionResetError:
+            ended.append("reset")
+        except OSError as exc:
+            ended.append(str(exc))
+
+    server = FakeServer(send_and_watch)
+    client = prog.start(procs, "127.0.0.1", str(server.port), limit=20)
+    rc = client.wait_exit(10)
+    server.close()
+    did = (f"ran `{command_line(prog, '127.0.0.1', str(server.port))}` against a test "
+           f"server that sends a greeting of {len(greeting)} bytes (longer than the "
+           f"{KEPT}-byte buffer) and closes")
+    out = client.stdout
+    head = b"Message from server: "
+    start = out.find(head)
+    printed = out[start + len(head):].split(b"\n", 1)[0] if start >= 0 else b""
+    if rc != 0 or start < 0 or len(printed) < KEPT or not greeting.startswith(printed):
+        fail(did=did, expected=f"the line `Message from server: ` followed by the "
+             f"greeting's first {KEPT} bytes at least (as much as the buffer holds), "
+             "and exit status 0",
+             got=f"stdout {show(out)}, "
+             + ("still running" if rc is None else f"exit status {rc}"), procs=[client])
+    if ended != ["fin"]:
+        fail(did=did, expected="the client to read to the end of the stream (read() "
+             "returning 0) before it closes its socket",
+             got="it closed with bytes of the greeting still unread (the kernel then "
+             "resets the connection)" if ended == ["reset"] else
+             f"the connection ended with {ended or 'nothing seen'}", procs=[client],
+             hint="Once the buffer is full, read() into it asks for 0 bytes and returns "
+                  "0, which looks like the end of the stream. Read into a scratch buffer "
+                  "and drop what does not fit, until read() really returns 0.")

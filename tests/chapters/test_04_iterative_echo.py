@@ -9,7 +9,7 @@ import socket
 
 import pytest
 
-from harness.feedback import HINTS, compare, fail, show
+from harness.feedback import HINTS, compare, fail, first_difference, show
 from harness.net import (FakeServer, connect, exchange, random_binary, random_text,
                          recv_exact, recv_until_eof, reset)
 from harness.ports import (unread_by_server, wait_accepted, wait_fin_acked, wait_gone,
@@ -32,9 +32,10 @@ def _slow(prog) -> float:
 def _expect_echo(prog, server, sock, payload: bytes, did: str, timeout: float = 5) -> None:
     got, why = exchange(sock, payload, timeout * _slow(prog))
     if got != payload:
-        fail(did=did + f", sent {show(payload)}",
+        at = first_difference(payload, got)  # long payloads: shown around it
+        fail(did=did + f", sent {show(payload, at=at)}",
              expected="the same bytes back",
-             got=f"{show(got)} ({compare(payload, got)})"
+             got=f"{show(got, at=at)} ({compare(payload, got)})"
              + (f"; then {why}" if why and why != "mismatch" else ""),
              procs=[server], hint=HINTS.get(why) if why in ("eof", "reset", "timeout") else
              "Echo exactly the bytes read: write(conn, buf, n) with n from read(), never "
@@ -50,6 +51,7 @@ def _expect_line(prog, server, n: int, did: str) -> None:
 
 
 @pytest.mark.role("echo_server")
+@pytest.mark.faults
 def test_echo_server_echoes(prog, procs):
     server, port = start_server(prog, procs)
     did = f"connected to `{command_line(prog, str(port))}`"
@@ -67,6 +69,7 @@ def test_echo_server_echoes(prog, procs):
 
 
 @pytest.mark.role("echo_server")
+@pytest.mark.faults
 def test_echo_server_binary(prog, procs):
     server, port = start_server(prog, procs)
     size = (1 if prog.ex.kind == "windows" else 3) << 20
@@ -270,6 +273,7 @@ def _check_dialogue(prog, client, rc, did, record, lines, *, hint=None):
 
 
 @pytest.mark.role("echo_client")
+@pytest.mark.faults
 def test_echo_client_dialogue(prog, procs):
     record = bytearray()
     lines = _lines(3)
@@ -284,6 +288,7 @@ def test_echo_client_dialogue(prog, procs):
 
 
 @pytest.mark.role("echo_client")
+@pytest.mark.faults
 def test_echo_client_pieces(prog, procs):
     record = bytearray()
     lines = [random_text(60), random_text(90)]
@@ -319,6 +324,7 @@ def test_echo_client_eof(prog, procs):
 
 
 @pytest.mark.role("echo_client")
+@pytest.mark.faults
 def test_echo_client_long_line(prog, procs):
     record = bytearray()
     line = random_text(1023).replace(b" ", b"_")
@@ -363,6 +369,7 @@ def _greet(prog, server, port: int, n: int) -> None:
 
 
 @pytest.mark.role("hello_server_iterative")
+@pytest.mark.faults
 def test_hello_iterative_serves_many(prog, procs):
     server, port = start_server(prog, procs)
     for n in range(1, 5):

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import jail
+from . import faults, jail
 from .chapters import CHECK_SUITES, ROOT, Exercise
 
 CFLAGS = ["-std=c11", "-D_POSIX_C_SOURCE=200809L", "-Wall", "-Wextra", "-Wpedantic"]
@@ -114,6 +114,11 @@ def command(ex: Exercise, src_dir: Path, out: Path, *, werror: bool,
         suite = str(ROOT / CHECK_SUITES[ex.name])
         return [CC, *CFLAGS, *strict, *san, f"-I{src_dir}", "-o", str(out), suite,
                 *sources, *_check_flags()]
+    if sanitize:
+        # AddressSanitizer must be the first library loaded, so fault
+        # injection cannot be preloaded: it is linked in (harness/faults.py),
+        # and stays idle unless the test gives it a seed
+        sources += [*faults.WRAP_FLAGS, str(faults.SOURCE)]
     return [CC, *CFLAGS, *strict, *san, f"-I{src_dir}", "-o", str(out), *sources]
 
 
@@ -141,6 +146,8 @@ def build_one(ex: Exercise, src_root: Path, build_root: Path, *, werror: bool,
         files.append(header)
     if ex.kind == "check":
         files.append(ROOT / CHECK_SUITES[ex.name])
+    if str(faults.SOURCE) in cmd:
+        files.append(faults.SOURCE)
     digest = _digest(cmd, files)
     if cached and cached.get("digest") == digest and (
             not cached.get("ok") or out.exists()):

@@ -110,6 +110,12 @@ EXERCISES: tuple[Exercise, ...] = (
 )
 
 CHAPTERS: tuple[str, ...] = tuple(dict.fromkeys(e.chapter for e in EXERCISES))
+# The order to work in, which `make check`'s "next up" follows. The numbers
+# are the textbook's chapters; 00 (the bytes of a TCP conversation, by hand:
+# checksums, headers, pcap) is the companion to read alongside the textbook's
+# chapter 05 on TCP's internals, once sockets are familiar, so it comes last.
+SUGGESTED_ORDER: tuple[str, ...] = ("01_hello", "04_iterative_echo", "04_windows_echo",
+                                    "00_layered_model")
 CHECK_SUITES = {"wire": "tests/check/test_wire.c"}
 
 
@@ -122,3 +128,10 @@ def find(chapter: str, name: str) -> Exercise:
         if e.chapter == chapter and e.name == name:
             return e
     raise KeyError(f"{chapter}/{name}")
+
+
+def in_suggested_order(exs: list[Exercise]) -> list[Exercise]:
+    """The exercises sorted by SUGGESTED_ORDER (a chapter not in it last),
+    each chapter's in their own order."""
+    rank = {ch: i for i, ch in enumerate(SUGGESTED_ORDER)}
+    return sorted(exs, key=lambda e: rank.get(e.chapter, len(rank)))

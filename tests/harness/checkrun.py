@@ -15,7 +15,7 @@ from .term import DIM, RED, YELLOW, paint
 
 
 def check(*, chapter: str | None, src: Path, sanitize: bool = False, valgrind: bool = False,
-          jobs: str = "auto") -> int:
+          jobs: str = "auto", seed: int | None = None) -> int:
     """make check: build the student's work, run its tests, print the table,
     write the reports. 0: everything passes, 1: something fails, 2: could not run."""
     t0 = time.monotonic()
@@ -48,7 +48,7 @@ def check(*, chapter: str | None, src: Path, sanitize: bool = False, valgrind: b
            "chapters": chapters, "sanitize": sanitize, "valgrind": valgrind}
     results = out / "results.json"
     jobs = jobs if jobs != "auto" else str(2 * (os.cpu_count() or 1))
-    run_pytest([sub], results, jobs=jobs)
+    run_pytest([sub], results, jobs=jobs, seed=seed)
     by_sub, _ = load_results(results)
     outcomes = by_sub.get("student", [])
     if not outcomes:

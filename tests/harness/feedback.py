@@ -7,6 +7,7 @@ plain hint for the usual causes.
 
 from __future__ import annotations
 
+import re
 import signal
 import string
 
@@ -34,18 +35,37 @@ def is_text(data: bytes) -> bool:
     return all(b in _PRINTABLE for b in data)
 
 
-def show(data: bytes, limit: int = 160) -> str:
+def show(data: bytes, limit: int = 160, at: int | None = None) -> str:
     """Bytes for a person: quoted text, or a hexdump for binary; shortened
-    in the middle when long."""
+    in the middle when long. `at` (where two byte strings part: see
+    first_difference) keeps the region around that byte in view."""
     if not data:
         return "(nothing: 0 bytes)"
     n = len(data)
     if is_text(data):
         if n <= limit:
             return f"{data.decode()!r} ({n} bytes)"
-        head, tail = data[: limit * 2 // 3].decode(), data[-limit // 3:].decode()
+        head_len, tail_len = limit * 2 // 3, limit // 3
+        if at is not None and head_len - 16 < at < n - tail_len + 16:
+            # the difference would be in the part not shown: show around it
+            start = max(24, at - limit // 3)
+            end = min(n, start + limit * 2 // 3)
+            head, window = data[:24].decode(), data[start:end].decode()
+            more = f" ... ({n - end} more)" if end < n else ""
+            return (f"{head!r} ... {window!r}{more} ({n} bytes: bytes 0-23, then "
+                    f"{start}-{end - 1}, around byte {at} where they differ)")
+        head, tail = data[:head_len].decode(), data[-tail_len:].decode()
         return f"{head!r} ... {tail!r} ({n} bytes, {n - len(head) - len(tail)} not shown)"
-    return hexdump(data)
+    return hexdump(data, 0 if at is None else max(0, at - 16))
+
+
+def first_difference(expected: bytes, got: bytes) -> int | None:
+    """The first byte where two byte strings differ (one ending early counts),
+    None if they are equal."""
+    if expected == got:
+        return None
+    return next((i for i, (a, b) in enumerate(zip(expected, got)) if a != b),
+                min(len(expected), len(got)))
 
 
 def hexdump(data: bytes, start: int = 0, rows: int = 4) -> str:
@@ -66,8 +86,9 @@ def compare(expected: bytes, got: bytes) -> str:
     """Where two byte strings part, for a message."""
     if expected == got:
         return "identical"
-    common = next((i for i, (a, b) in enumerate(zip(expected, got)) if a != b),
-                  min(len(expected), len(got)))
+    common = first_difference(expected, got) or 0
+    if not got:
+        return f"nothing came back: all {len(expected)} bytes are missing"
     if common == len(got) < len(expected):
         return (f"the first {len(got)} bytes are right, then it stopped: "
                 f"{len(expected) - len(got)} bytes are missing")
@@ -110,14 +131,40 @@ HINTS = {
              "`make check SANITIZE=1` for a precise report.",
     "pieces": "TCP is a byte stream: one read() returns whatever has arrived so far, "
               "which may be part of what was sent. Loop until you have it all.",
+    "wrong_socket": "The server wrote to the listening socket: a write there fails with "
+                    "ENOTCONN (`Transport endpoint is not connected`) or EPIPE (`Broken "
+                    "pipe`), and the client gets nothing. Write to the descriptor accept() "
+                    "returned, not the listening socket: the listening socket only takes in "
+                    "connections; each client's bytes go through its own connected socket.",
     "stdout": "Output to a pipe is fully buffered by the C library: call fflush(stdout) "
               "or setvbuf(stdout, NULL, _IOLBF, 0) so a line is seen when printed.",
 }
 
 
+NOT_CONNECTED = re.compile(r"Transport endpoint is not connected|\bENOTCONN\b")
+BROKEN_PIPE = re.compile(r"Broken pipe|\bEPIPE\b")
+
+
+def wrote_to_listener(procs: list[Proc] | tuple, got: str) -> bool:
+    """A server's stderr says its write had no connection under it
+    (ENOTCONN), or, when the peer received nothing at all, that the write
+    broke (EPIPE, or death by SIGPIPE): the usual sign of writing to the
+    listening socket instead of the one accept() returned."""
+    nothing = got.startswith(("(nothing: 0 bytes)", "stdout (nothing: 0 bytes)"))
+    for proc in procs:
+        err = proc.stderr_text()
+        if NOT_CONNECTED.search(err):
+            return True
+        if nothing and (BROKEN_PIPE.search(err) or proc.returncode == -signal.SIGPIPE):
+            return True
+    return False
+
+
 def report(*, did: str, expected: str, got: str, procs: list[Proc] | tuple = (),
            hint: str | None = None) -> str:
     parts = [f"What the test did: {did}", f"Expected: {expected}", f"Got: {got}"]
+    if wrote_to_listener(procs, got):
+        hint = HINTS["wrong_socket"]  # the usual hint of the test would mislead here
     for proc in procs:
         args = proc.argv[2:] if proc.argv[0] == "wine" else proc.argv[1:]
         parts.append(f"Your program `{' '.join([proc.label, *args])}`: {describe_exit(proc)}.")

@@ -216,7 +216,8 @@ class Sealed:
 def seal(argv: list[str], *, files: dict[str, Path] | None = None,
          writable: list[Path] | None = None, readable: list[Path] | None = None,
          chdir: Path | None = None, wine: Path | None = None,
-         bind: dict[Path, Path] | None = None) -> Sealed:
+         bind: dict[Path, Path] | None = None,
+         setenv: dict[str, str] | None = None) -> Sealed:
     """Wrap argv in the jail.
 
     files:    path inside -> file outside; each becomes a read-only copy (0555,
@@ -226,9 +227,12 @@ def seal(argv: list[str], *, files: dict[str, Path] | None = None,
     chdir:    the working folder inside
     wine:     the master Wine prefix: a private view of it at /wine
     bind:     folder outside -> where it appears inside, read-write
+    setenv:   variables set for the program only (not for the jail's own
+              tools): a value naming a path of `files` names its copy
     """
     jail = find()
     files = dict(files or {})
+    setenv = dict(setenv or {})
     if jail.mode != "bwrap":
         # no namespaces: the program runs as nobody (root) or as the user,
         # from copies in the area, which it can reach
@@ -240,8 +244,11 @@ def seal(argv: list[str], *, files: dict[str, Path] | None = None,
                 shutil.copyfile(outside, copy)
                 copy.chmod(0o555)
                 argv = [str(copy) if a == inside else a for a in argv]
-        home = ["env", f"HOME={area()}"] if jail.drop else []  # not the grader's home
-        return Sealed([*jail.drop, *home, *argv], [], False)
+                setenv = {k: str(copy) if v == inside else v for k, v in setenv.items()}
+        if jail.drop:
+            setenv = {"HOME": str(area()), **setenv}  # not the grader's home
+        env = ["env", *(f"{k}={v}" for k, v in setenv.items())] if setenv else []
+        return Sealed([*jail.drop, *env, *argv], [], False)
     args = ["bwrap", *_base_args()]
     fds: list[int] = []
 
@@ -267,6 +274,8 @@ def seal(argv: list[str], *, files: dict[str, Path] | None = None,
         raise
     if chdir is not None:
         args += ["--chdir", str(chdir)]
+    for name, value in setenv.items():
+        args += ["--setenv", name, value]
     return Sealed([*jail.drop, *args, "--", *argv], fds, True)
 
 

@@ -403,7 +403,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             s.announce_listening(port, wait, ready, not_ready)
             rc = s.foreground(side, str(port))
         print(f"[make run] {ex.name} {_status(rc)}", flush=True)
-    return 0 if rc == 0 else 1
+    return 0 if rc in (0, -signal.SIGINT) else 1   # SIGINT: the Ctrl-C that ends it
 
 
 def _scenario(chapter: str | None, command: str) -> tuple[str, str, bytes | None] | None:
@@ -448,7 +448,7 @@ def cmd_try(args: argparse.Namespace) -> int:
             print("[make try] stopping the server", flush=True)
         else:
             print(f"[make try] the server {_status(proc.returncode or 0)}", flush=True)
-    return 0 if rc == 0 else 1
+    return 0 if rc in (0, -signal.SIGINT) else 1   # SIGINT: the Ctrl-C that ends it
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
@@ -521,6 +521,11 @@ def cmd_trace(args: argparse.Namespace) -> int:
     return 0
 
 
+# the commands whose output says "Ctrl-C stops it": a Ctrl-C there is the
+# normal end, exit status 0 (make then prints no `Error 130`)
+CTRL_C_ENDS = ("run", "try")
+
+
 def _guarded(name: str, fn: Callable[[argparse.Namespace], int]
              ) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
@@ -531,7 +536,7 @@ def _guarded(name: str, fn: Callable[[argparse.Namespace], int]
         except KeyboardInterrupt:
             print(f"\n[make {name}] stopped (Ctrl-C); everything it started is stopped too.",
                   flush=True)
-            return 130
+            return 0 if name in CTRL_C_ENDS else 130
         except LiveError as exc:
             print(exc, flush=True)
             return 1

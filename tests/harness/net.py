@@ -4,6 +4,7 @@ testing clients. Every blocking call has a deadline."""
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import struct
 import threading
@@ -97,9 +98,37 @@ def exchange(sock: socket.socket, payload: bytes, timeout: float) -> tuple[bytes
     return result.get("r", (b"", "timeout"))
 
 
+# words for random_text: short, common, none a line of its own that means
+# something to a program under test (no "q"/"Q", which ends the echo client)
+WORDS = tuple("""
+apple river stone cloud green swift brown fox lazy dog bright morning paper
+window socket packet letter number silver garden orange purple yellow winter
+summer autumn spring forest ocean island valley mountain planet comet rocket
+engine signal bridge castle dragon pencil button candle mirror ladder basket
+honey tiger zebra koala panda otter falcon eagle robin sparrow salmon walnut
+pepper ginger butter cookie muffin noodle pickle tomato potato carrot lemon
+cherry mango melon grape kiwi plum olive bread cheese coffee music guitar
+violin drum piano flute story poem novel chapter page word line echo hello
+world network server client buffer stream byte frame header route cable
+""".split())
+
+
 def random_text(n: int) -> bytes:
-    alphabet = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,!?-"
-    return bytes(alphabet[b % len(alphabet)] for b in os.urandom(n))
+    """n bytes of readable, random text: words from WORDS (random on every
+    run), now and then capitalised or followed by a digit or a comma, so that
+    a failure's text is easy to read and compare."""
+    out = bytearray()
+    while len(out) < n:
+        word = secrets.choice(WORDS)
+        roll = secrets.randbelow(10)
+        if roll == 0:
+            word = word.capitalize()
+        elif roll == 1:
+            word += str(secrets.randbelow(100))
+        elif roll == 2:
+            word += secrets.choice((",", ".", "!", "?"))
+        out += (b" " if out else b"") + word.encode()
+    return bytes(out[:n])
 
 
 def random_binary(n: int) -> bytes:

@@ -41,7 +41,7 @@ ALWAYS_OUT = ("build/", ".git/", "compile_commands.json")
 HANDOUT_OUT = ("solutions/", ".ci/")
 # of tests/, only these folders are the harness (the others hold the mutants,
 # the self-tests, programs made from the references for them, ...)
-HARNESS_DIRS = ("harness", "chapters", "check")
+HARNESS_DIRS = ("harness", "chapters", "check", "faults")
 # folders of a submission that never hold the student's chapters
 NOT_CHAPTERS = {"solutions", "tests", "build", ".git", "__MACOSX", "node_modules"}
 

@@ -23,6 +23,7 @@ from typing import Any, Iterator
 import pytest
 
 from . import build as buildmod
+from . import faults as faultsmod
 from . import jail as jailmod
 from .chapters import ROOT, Exercise, exercises
 from .procs import Proc, ProcessGroup, become_subreaper
@@ -72,6 +73,10 @@ class Program:
     case: Any = None           # a review question, a Check test name, ...
     case_id: str | None = None
     env: dict[str, str] = field(default_factory=dict)
+    # set for each test by the fixture _fault_injection: the seed of this
+    # test's faults (harness/faults.py), None for a test without them
+    fault_seed: int | None = None
+    faults_lib: str | None = None
 
     @property
     def src_dir(self) -> Path:
@@ -119,6 +124,15 @@ class Program:
             kwargs.setdefault("env", {k: v for k, v in self.env.items()
                                       if not k.startswith("WINE")})
         kwargs.setdefault("label", self.ex.binary)
+        if self.fault_seed is not None and self.ex.kind != "windows":
+            # the seed for the program only; a sanitized program has the
+            # faults linked in (AddressSanitizer must be loaded first), any
+            # other gets them preloaded from a read-only copy
+            setenv = {faultsmod.SEED_ENV: str(self.fault_seed)}
+            if not self.sub.sanitize and self.faults_lib:
+                jail["files"][faultsmod.LIB_INSIDE] = Path(self.faults_lib)
+                setenv["LD_PRELOAD"] = faultsmod.LIB_INSIDE
+            jail["setenv"] = setenv
         if procs.limits is not None and not (self.ex.kind == "windows" or self.sub.sanitize
                                              or self.sub.valgrind):
             # AddressSanitizer, valgrind and Wine reserve huge address spaces:
@@ -134,11 +148,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--submissions", help="JSON list of submissions to grade")
     group.addoption("--results", help="write per-test outcomes here (JSON)")
     group.addoption("--wineprefix", default=str(ROOT / "build" / "wine"))
+    group.addoption("--faults-lib", help="tests/faults/faults.c built as a shared library")
+    group.addoption("--fault-seed", type=int, default=None,
+                    help="the run seed of fault injection (make check SEED=...)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "role(name): the exercises a test applies to")
     config.addinivalue_line("markers", "workbook_unused: not asked for in this run")
+    config.addinivalue_line("markers", "faults: the program's socket reads and writes are "
+                            "broken into pieces and interrupted (harness/faults.py)")
     become_subreaper()
     config._workbook_subs = _load_subs(config)  # type: ignore[attr-defined]
     config._workbook_results = {}  # type: ignore[attr-defined]
@@ -230,6 +249,40 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+@pytest.fixture(autouse=True)
+def _fault_injection(request: pytest.FixtureRequest) -> None:
+    """Give a test marked `faults` its seed (the same for the same run seed
+    and test, whichever worker runs it); every other test runs without."""
+    prog = request.node.callspec.params.get("prog") if hasattr(request.node, "callspec") else None
+    if not isinstance(prog, Program):
+        return
+    seed = request.config.getoption("--fault-seed")
+    lib = request.config.getoption("--faults-lib")
+    if (request.node.get_closest_marker("faults") is None or seed is None
+            or prog.ex.kind == "windows" or not (lib or prog.sub.sanitize)):
+        prog.fault_seed = None
+        return
+    prog.fault_seed = faultsmod.seed_for(seed, request.node.nodeid)
+    prog.faults_lib = lib
+    request.node._workbook_fault_said = False  # type: ignore[attr-defined]
+    request.node._workbook_fault_run_seed = seed  # type: ignore[attr-defined]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A test that failed under fault injection says so, with the seed that
+    replays it, as the last line of its message."""
+    outcome = yield
+    report = outcome.get_result()
+    seed = getattr(item, "_workbook_fault_run_seed", None)
+    if seed is None or not report.failed or getattr(item, "_workbook_fault_said", False):
+        return
+    item._workbook_fault_said = True  # type: ignore[attr-defined]
+    line = faultsmod.replay_line(seed)
+    text = report.longrepr if isinstance(report.longrepr, str) else report.longreprtext
+    report.longrepr = text.rstrip("\n") + "\n" + line
 
 
 @pytest.fixture

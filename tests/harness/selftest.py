@@ -53,7 +53,7 @@ def load_mutants() -> tuple[list[Mutant], list[str]]:
     return mutants, problems
 
 
-def run(jobs: str = "auto") -> int:
+def run(jobs: str = "auto", seed: int | None = None) -> int:
     """make test: prove the workbook sound (docs/instructor-guide.md)."""
     t0 = time.monotonic()
     missing = deps.ensure(list(chmod.EXERCISES), "selftest") or jail.refusal(jail.find())
@@ -117,7 +117,8 @@ def run(jobs: str = "auto") -> int:
 
     results = work / "results.json"
     run_pytest(subs, results, paths=[str(ROOT / "tests" / "chapters"),
-                                     str(ROOT / "tests" / "selftest")], jobs=jobs)
+                                     str(ROOT / "tests" / "selftest")], jobs=jobs,
+                seed=seed)
     by_sub, loose = load_results(results)
     checks = Verdicts()
     if not by_sub:

@@ -18,25 +18,30 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import chapters as chmod
-from . import jail
+from . import faults, jail
 from .chapters import ROOT
+from .paths import build_dir
 from .results import read_results
 from .wine import Wine
 
 
 def run_pytest(subs: list[dict], results: Path, *, extra: list[str] | None = None,
                paths: list[str] | None = None, jobs: str = "auto",
-               quiet: bool = True) -> int:
+               quiet: bool = True, seed: int | None = None) -> int:
+    """`seed`: the run seed of fault injection (harness/faults.py); random
+    when None."""
     manifest = results.with_name(results.stem + "-submissions.json")
     manifest.parent.mkdir(parents=True, exist_ok=True)
     manifest.write_text(json.dumps(subs, indent=1, default=str))
     results.unlink(missing_ok=True)
+    lib = faults.build_library(build_dir() / "faults")  # loud if it cannot
     wine = Wine(needed=any(_has_windows(s) for s in subs))
     # test folders live in the jail's area, where its user can reach them
     basetemp = Path(tempfile.mkdtemp(prefix="pytest-", dir=jail.area()))
     cmd = [sys.executable, "-m", "pytest", "-c", str(ROOT / "tests" / "pytest.ini"),
            "--rootdir", str(ROOT / "tests"), f"--submissions={manifest}",
            f"--results={results}", f"--wineprefix={wine.prefix}", f"--basetemp={basetemp}",
+           f"--faults-lib={lib}", f"--fault-seed={faults.run_seed(seed)}",
            *(paths or [str(ROOT / "tests" / "chapters")])]
     if jobs == "auto":
         # the tests mostly wait on sockets and processes, not on the CPU
@@ -75,10 +80,24 @@ class Outcome:
     case: str
     outcome: str
     message: str
+    variant: str = ""   # a test's own parameters beyond the program (pytest's id), e.g. "Q"
 
     @property
     def label(self) -> str:
         return f"{self.test}[{self.case}]" if self.case else self.test
+
+
+def _variant(t: dict) -> str:
+    """The part of a test's pytest id that is not the program's (plugin.py
+    names it submission:chapter[:case]): the test's own parameters, such as
+    test_echo_client_quit's quit line."""
+    nodeid = str(t.get("nodeid", ""))
+    if not nodeid.endswith("]") or "[" not in nodeid:
+        return ""
+    inner = nodeid[nodeid.index("[") + 1:-1]
+    chapter = str(t.get("exercise", "")).partition("/")[0]
+    prog = ":".join(x for x in (t.get("submission"), chapter, t.get("case")) if x)
+    return "-".join(part for part in inner.split("-") if part != prog)
 
 
 def load_results(path: Path) -> tuple[dict[str, list[Outcome]], list[dict]]:
@@ -91,7 +110,8 @@ def load_results(path: Path) -> tuple[dict[str, list[Outcome]], list[dict]]:
     for t in sorted(data["tests"], key=lambda t: t.get("order", 0)):
         if "submission" in t:
             by_sub[t["submission"]].append(Outcome(t["exercise"], t["test"], t.get("case", ""),
-                                                   t["outcome"], t.get("message", "")))
+                                                   t["outcome"], t.get("message", ""),
+                                                   _variant(t)))
         else:
             loose.append(t)
     return by_sub, loose

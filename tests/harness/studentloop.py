@@ -26,7 +26,7 @@ import sys
 import textwrap
 import time
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, TextIO
 
@@ -36,6 +36,7 @@ from .results import read_results
 from .chapters import Exercise
 
 HINTS_FILE = "hints.toml"     # chapters/<chapter>/hints.toml
+START_FIELD = "start_at"      # [exercise] start_at = { test_name = hint number }
 STATE_FILE = "hints.json"     # <build>/hints.json: how many hints each exercise has shown
 POLL_INTERVAL = 0.25          # seconds between two scans when polling mtimes
 DEBOUNCE = 0.2                # quiet time that ends a burst of saves
@@ -88,7 +89,7 @@ def find_exercise(key: str, candidates: Iterable[Exercise]) -> Exercise:
 
 def hinted_exercises() -> list[Exercise]:
     """The exercises that have hints: every one but the review questions,
-    whose hints `make check` shows under each wrong answer."""
+    whose hints `make check` shows with each wrong answer, under the table."""
     return [e for e in chmod.EXERCISES if e.kind != "review"]
 
 
@@ -108,51 +109,95 @@ def load_hints(paths: Paths, chapter: str) -> dict[str, list[str]]:
                                                 for h in items)):
             raise UsageError(f"{paths.show(path)}: [{name}] needs `hints = [\"...\", ...]`")
         hints[name] = [h.strip() for h in items]
+        starts = table.get(START_FIELD, {})
+        if not (isinstance(starts, dict) and all(
+                isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
+                and 1 <= v <= len(items) for k, v in starts.items())):
+            raise UsageError(f"{paths.show(path)}: [{name}] {START_FIELD} maps test names to "
+                             f"hint numbers, 1 to {len(items)}: "
+                             f"`{START_FIELD} = {{ test_x = 2 }}`")
     return hints
 
 
-def load_seen(paths: Paths) -> dict[str, int]:
-    """How many hints each exercise has shown so far (exercise key -> count)."""
+def load_starts(paths: Paths, chapter: str) -> dict[str, dict[str, int]]:
+    """The optional `start_at` of each table of chapters/<chapter>/hints.toml:
+    exercise name -> {failing test's name -> the hint (1-based) for it}.
+    load_hints has checked them."""
+    load_hints(paths, chapter)
+    try:
+        data = tomllib.loads((paths.chapters / chapter / HINTS_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    return {name: dict(table.get(START_FIELD, {})) for name, table in data.items()}
+
+
+def load_seen(paths: Paths) -> dict[str, set[int]]:
+    """The hints each exercise has shown so far (exercise key -> hint
+    numbers). The file keeps a count n for hints 1 to n, a list otherwise
+    (when `start_at` began with a later hint)."""
     try:
         data = json.loads((paths.build / STATE_FILE).read_text())
         seen = data.get("seen", {})
-        return {k: int(v) for k, v in seen.items() if isinstance(k, str)}
+        out: dict[str, set[int]] = {}
+        for k, v in seen.items():
+            if isinstance(k, str):
+                out[k] = (set(range(1, int(v) + 1)) if not isinstance(v, list)
+                          else {int(n) for n in v if int(n) >= 1})
+        return out
     except (OSError, ValueError, AttributeError, TypeError):
         return {}  # none yet, or a damaged file: start again from hint 1
 
 
-def save_seen(paths: Paths, seen: dict[str, int]) -> None:
+def save_seen(paths: Paths, seen: dict[str, set[int]]) -> None:
     path = paths.build / STATE_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"seen": dict(sorted(seen.items()))}, indent=1) + "\n")
+    compact = {k: (len(v) if v == set(range(1, len(v) + 1)) else sorted(v))
+               for k, v in sorted(seen.items())}
+    tmp.write_text(json.dumps({"seen": compact}, indent=1) + "\n")
     tmp.replace(path)  # atomic: a Ctrl-C never leaves half a file
 
 
 @dataclass
 class Reveal:
-    hints: list[str]    # every hint shown so far, the new one last
+    hints: list[str]    # every hint shown so far, in the file's order
     new: bool           # this call showed one more
     total: int          # hints the exercise has
+    numbers: list[int] = field(default_factory=list)  # their numbers (1-based)
+    newest: int = 0     # the number of the one this call showed (0: none)
+    matched: str = ""   # the failing test whose `start_at` chose it
 
     @property
     def all_shown(self) -> bool:
         return len(self.hints) == self.total
 
 
-def reveal(paths: Paths, ex: Exercise) -> Reveal:
-    """Show one more hint of `ex` than before, and remember that it was seen."""
+def reveal(paths: Paths, ex: Exercise, failing: Iterable[str] = ()) -> Reveal:
+    """Show one more hint of `ex` than before, and remember that it was seen:
+    the hint that `start_at` names for the first of the `failing` tests (at
+    the last `make check`) that has one not seen yet, else the first not seen."""
     hints = load_hints(paths, ex.chapter).get(ex.name, [])
     if not hints:
         raise UsageError(f"{ex.key} has no hints yet "
                          f"(chapters/{ex.chapter}/{HINTS_FILE} has no [{ex.name}] table).")
+    starts = load_starts(paths, ex.chapter).get(ex.name, {})
     seen = load_seen(paths)
-    before = min(seen.get(ex.key, 0), len(hints))
-    shown = min(before + 1, len(hints))
+    before = {n for n in seen.get(ex.key, set()) if n <= len(hints)}
+    newest, matched = 0, ""
+    for test in failing:
+        n = starts.get(test)
+        if n is not None and n not in before:
+            newest, matched = n, test
+            break
+    if not newest:
+        newest = next((n for n in range(1, len(hints) + 1) if n not in before), 0)
+    shown = before | ({newest} if newest else set())
     if shown != seen.get(ex.key):
         seen[ex.key] = shown
         save_seen(paths, seen)
-    return Reveal(hints[:shown], shown > before, len(hints))
+    numbers = sorted(shown)
+    return Reveal([hints[n - 1] for n in numbers], bool(newest), len(hints), numbers,
+                  newest, matched)
 
 
 NBSP = "\u00a0"
@@ -211,6 +256,24 @@ def last_results(paths: Paths) -> dict[str, bool]:
     return passed
 
 
+def last_failures(paths: Paths, ex: Exercise) -> list[str]:
+    """The tests of `ex` that failed at the last `make check` of this tree,
+    in the order they ran (each name once); empty if there is none."""
+    folder = paths.build / "student"
+    try:
+        subs = json.loads((folder / "results-submissions.json").read_text())
+    except (OSError, ValueError):
+        return []
+    data = read_results(folder / "results.json")
+    if data is None or not any(Path(s.get("root", "")).resolve() == paths.chapters.resolve()
+                               for s in subs if isinstance(s, dict)):
+        return []
+    tests = sorted((t for t in data.get("tests", []) if t.get("submission") == "student"
+                    and t.get("exercise") == ex.key and t.get("outcome") == "failed"
+                    and isinstance(t.get("test"), str)), key=lambda t: t.get("order", 0))
+    return list(dict.fromkeys(t["test"] for t in tests))
+
+
 def choose_in_chapter(paths: Paths, chapter: str) -> tuple[Exercise | None, str]:
     """The first exercise of the chapter that did not pass at the last
     `make check` (the chapter's first one if it was never checked)."""
@@ -237,8 +300,9 @@ def cmd_hint(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             except UsageError:
                 if any(args.ex.strip("/") in (e.key, f"{e.chapter}/answers.txt")
                        for e in review):
-                    print("The review questions have their own hints: `make check` shows "
-                          "one under each wrong answer.", file=out)
+                    print("The review questions have their own hints: `make check` lists "
+                          "each wrong answer, with its hint, under the table (on every "
+                          "run, whichever exercise is next).", file=out)
                     return 0
                 raise
             why = ""
@@ -252,15 +316,19 @@ def cmd_hint(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             print(f"Which exercise? make hint EX=<chapter>/<exercise>, one of:\n{keys}",
                   file=out)
             return 2
-        shown = reveal(paths, ex)
+        # the failure that make check showed in detail: its exercise's first
+        shown = reveal(paths, ex, last_failures(paths, ex)[:1])
     except UsageError as exc:
         print(exc, file=out)
         return 2
 
     head = f"Hints for {ex.key}" + (f", {why}" if why else "")
-    new = f"; hint {len(shown.hints)} is new" if shown.new else ""
+    new = f"; hint {shown.newest} is new" if shown.new else ""
     print(f"{head}: {len(shown.hints)} of {shown.total} shown{new}\n", file=out)
-    for i, text in enumerate(shown.hints, 1):
+    if shown.matched:
+        print(f"(Hint {shown.newest} is the one for {shown.matched}, which failed at your "
+              f"last `make check`.)\n", file=out)
+    for i, text in zip(shown.numbers, shown.hints):
         print(format_hint(i, text) + "\n", file=out)
     if shown.all_shown and not shown.new:
         print(f"All {shown.total} hints are shown above; there are no more.", file=out)

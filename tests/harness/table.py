@@ -39,7 +39,7 @@ def print_table(exs: list[chmod.Exercise], outcomes: list[Outcome],
     for o in outcomes:
         by_ex[o.exercise].append(o)
     points = scores.by_exercise(scored or []).get("student", {})
-    rows, first_bad = [], None
+    rows = []
     for e in exs:
         tests = by_ex.get(e.key, [])
         passed = sum(o.outcome == "passed" for o in tests)
@@ -50,8 +50,6 @@ def print_table(exs: list[chmod.Exercise], outcomes: list[Outcome],
             status = "done"
         else:
             status = "not yet" if passed == 0 else "partly"
-        if status != "done" and first_bad is None:
-            first_bad = (e, tests)
         earned, possible = points.get(e.key, (0.0, 0.0))
         shown = (f"{scores.fmt(earned)}/{scores.fmt(possible)}",) if scored is not None else ()
         rows.append((e.chapter, e.main_file if e.kind != "review" else "answers.txt",
@@ -78,10 +76,18 @@ def print_table(exs: list[chmod.Exercise], outcomes: list[Outcome],
                     f"{scores.fmt(possible)} points", BOLD))
     print(f"\n{progress_bar(done, len(rows))} {done} of {len(rows)} exercises done "
           f"({passed_tests} of {total_tests} tests pass)")
+    status_of = {e.key: r[-1] for e, r in zip(exs, rows)}
+    # the first to work on follows the suggested order (chapters.py), not the numbers
+    first_bad = next((e for e in chmod.in_suggested_order(exs) if status_of[e.key] != "done"),
+                     None)
     if first_bad is None:
         print(paint("Everything passes. Well done!", GREEN))
         return True
-    e, tests = first_bad
+    review_lines = review_feedback(exs, by_ex)
+    if review_lines:
+        print(paint("\nReview answers to fix (each with a hint, never the answer):", BOLD))
+        print("\n".join("  " + ln for ln in review_lines))
+    e, tests = first_bad, by_ex.get(first_bad.key, [])
     failed = [o for o in tests if o.outcome != "passed"]
     print(paint(f"\nFirst to work on: {e.chapter}/{e.main_file if e.kind != 'review' else 'answers.txt'}"
                 f" ({e.task})", BOLD))
@@ -92,13 +98,63 @@ def print_table(exs: list[chmod.Exercise], outcomes: list[Outcome],
     if b is not None and not b.ok:
         print("\n" + "\n".join(b.log.strip().splitlines()[:30]))
         return False
+    if e.kind == "review" and _started(tests):
+        failed = []  # every wrong answer is listed above
+    shared = {o.label for o in tests if sum(t.label == o.label for t in tests) > 1}
     for o in failed[:1]:
-        print(paint(f"\n{o.label} failed:", RED))
+        name = f"{o.label}[{o.variant}]" if o.variant and o.label in shared else o.label
+        print(paint(f"\n{name} failed:", RED))
         print("\n".join("  " + ln for ln in o.message.strip().splitlines()[:40]))
     if len(failed) > 1:
+        names = failing_names(failed[1:], shared)
         print(paint(f"\n  ... and {len(failed) - 1} more failing test(s) of this exercise: "
-                    + ", ".join(o.label for o in failed[1:6])
-                    + (" ..." if len(failed) > 6 else ""), DIM))
+                    + ", ".join(names[:5]) + (" ..." if len(names) > 5 else ""), DIM))
     print(paint(f"\nnext up: {e.chapter}/{e.main_file if e.kind != 'review' else 'answers.txt'}"
                 f" — {e.task}", BOLD))
     return False
+
+
+def failing_names(failed: list[Outcome], shared: set[str] | None = None) -> list[str]:
+    """Each failing test once, in order; a test with variants (pytest
+    parameters, e.g. the quit line q or Q: the labels in `shared`) names
+    the failing ones in brackets."""
+    variants: dict[str, list[str]] = {}
+    for o in failed:
+        variants.setdefault(o.label, [])
+        if o.variant and o.variant not in variants[o.label]:
+            variants[o.label].append(o.variant)
+    return [f"{name}[{', '.join(v)}]" if v and (len(v) > 1 or name in (shared or ()))
+            else name
+            for name, v in variants.items()]
+
+
+NO_ANSWER = "has no answer yet"
+
+
+def _started(tests: list[Outcome]) -> bool:
+    """Some review question of the chapter has an answer (right or wrong)."""
+    return any(o.outcome == "passed" or NO_ANSWER not in o.message for o in tests)
+
+
+def review_feedback(exs: list[chmod.Exercise], by_ex: dict[str, list[Outcome]]) -> list[str]:
+    """One line per wrong review answer, of every chapter whose answers.txt
+    has been started (and one line naming the questions still unanswered):
+    shown on every run, whichever exercise comes first."""
+    lines: list[str] = []
+    for e in chmod.in_suggested_order(exs):
+        tests = by_ex.get(e.key, [])
+        if e.kind != "review" or not _started(tests):
+            continue
+        unanswered: list[str] = []
+        for o in tests:
+            if o.outcome == "passed":
+                continue
+            first = (o.message.strip().splitlines() or [o.label])[0]
+            if NO_ANSWER in first:
+                unanswered.append(o.case or o.label)
+            elif first not in lines:
+                lines.append(first)
+        if unanswered:
+            lines.append(f"{e.chapter}/answers.txt: {', '.join(unanswered)} "
+                         f"{'has' if len(unanswered) == 1 else 'have'} no answer yet")
+    return lines

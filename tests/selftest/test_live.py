@@ -190,7 +190,9 @@ def test_run_ctrl_c_stops_everything(procs, build):
         assert sock.recv(10) == b"ping"
         os.killpg(proc.pid, signal.SIGINT)   # what Ctrl-C in its terminal does
         rc, out = finished(proc, build)
-    assert rc == 130 and "stopped (Ctrl-C)" in out, out
+    # the Ctrl-C that `make run` asks for is its normal end: status 0, so
+    # make prints no `Error 130` after it
+    assert rc == 0 and "stopped (Ctrl-C)" in out, out
     assert port not in listening_ports()
 
 

@@ -41,8 +41,10 @@ def test_handout_has_no_solutions_and_grades_review_answers_from_hashed_keys(tmp
     assert {"Makefile", "tests/grade.py", "chapters/01_hello/hello_server.c",
             "chapters/01_hello/points.toml", "tests/keys/01_hello.json",
             ".github/workflows/classroom.yml"} <= files
-    # C files: the starters and the Check tests only (not programs made from the references)
-    assert all(f.startswith(("chapters/", "tests/check/")) for f in files if f.endswith(".c"))
+    # C files: the starters, the Check tests and the fault injector only (not programs
+    # made from the references)
+    assert all(f.startswith(("chapters/", "tests/check/", "tests/faults/"))
+               for f in files if f.endswith(".c"))
     keys = {f for f in files if f.startswith("tests/keys/")}
     assert keys == {f"tests/keys/{ch}.json" for ch in package.chmod.CHAPTERS}
     # no plain key nor reference: no file is one, no answers file holds a key's line
@@ -83,7 +85,7 @@ def test_handout_has_no_solutions_and_grades_review_answers_from_hashed_keys(tmp
     assert review == {f"01_hello/review test_review[q{n}]": "passed" if n < 6 else "failed"
                       for n in range(1, 7)}, proc.stdout
     assert all(v == "passed" for k, v in got.items() if "/review " not in k), proc.stdout
-    assert "20 of 21 points" in proc.stdout
+    assert "21 of 22 points" in proc.stdout
 
     # the self-test is not offered to students
     proc = subprocess.run(["make", "-s", "test"], cwd=dest, env=_env(build),

@@ -140,15 +140,17 @@ def area() -> Path:
     given = os.environ.get(AREA_ENV)
     if given:
         return Path(given)
-    made = Path(tempfile.mkdtemp(prefix="workbook-jail-"))
-    made.chmod(0o711)
+    made = make_area()
     os.environ[AREA_ENV] = str(made)
     return made
 
 
 def make_area() -> Path:
-    """A new area for one run of the driver; remove with shutil.rmtree."""
-    made = Path(tempfile.mkdtemp(prefix="workbook-jail-"))
+    """A new area for one run of the driver, in a temporary folder the jail's
+    user can reach (TMPDIR may be a private one); remove with shutil.rmtree."""
+    parent = next((Path(p) for p in (tempfile.gettempdir(), "/tmp", "/var/tmp")
+                   if reachable(Path(p))), Path(tempfile.gettempdir()))
+    made = Path(tempfile.mkdtemp(prefix="workbook-jail-", dir=parent))
     made.chmod(0o711)
     return made
 
@@ -180,13 +182,16 @@ def workdir(name: str = "work") -> Path:
 
 
 def reachable(path: Path) -> bool:
-    """Can the jail's user (nobody, for root) get to path?"""
+    """Can the jail's user (nobody, for root) get to path? (Each folder on
+    the way must let others through, or belong to nobody.)"""
     jail = find()
     if not jail.drop:
         return True
     for parent in [path, *path.parents]:
         try:
             st = parent.stat()
+        except FileNotFoundError:
+            continue  # made later, by us, traversable (umask 022)
         except OSError:
             return False
         if st.st_uid != NOBODY and not st.st_mode & 0o001:

@@ -4,9 +4,11 @@ checkout, class grading's worker slots) and WORKBOOK_WINE."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
+from . import jail
 from .chapters import ROOT
 
 
@@ -18,5 +20,16 @@ def build_dir() -> Path:
 
 def wine_prefix() -> Path:
     """The master Wine prefix: <build>/wine, or WORKBOOK_WINE (the workers of
-    `make grade` share the class's)."""
-    return Path(os.environ.get("WORKBOOK_WINE", build_dir() / "wine")).resolve()
+    `make grade` share the class's). Every Windows program's jail binds its
+    drive_c by path, so the jail's user (nobody, for root) must be able to
+    reach it: when it cannot reach the build folder (a checkout under /root
+    or in a private folder), the prefix lives in /var/tmp instead, one per
+    build folder, kept from run to run like build/wine."""
+    given = os.environ.get("WORKBOOK_WINE")
+    if given:
+        return Path(given).resolve()
+    build = build_dir()
+    if jail.reachable(build):
+        return build / "wine"
+    tag = hashlib.sha256(str(build).encode()).hexdigest()[:12]
+    return Path("/var/tmp") / f"workbook-wine-{os.getuid()}-{tag}"

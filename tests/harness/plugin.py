@@ -403,12 +403,13 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.failed and entry["outcome"] == "failed" and report.when == "teardown":
         # found after the test had already failed: a sanitizer's or valgrind's
         # report, usually the cause of that failure, so it is shown too
-        entry["message"] += "\n\n" + report.longreprtext
+        entry["message"] += "\n\n" + "\n".join(
+            ln for ln in report.longreprtext.splitlines() if not ln.lstrip().startswith("[gw"))
     elif report.failed and entry["outcome"] != "failed":
         entry["outcome"] = "failed"
         # xdist puts a "[gw0] linux -- Python ..." line first: not for students
         entry["message"] = "\n".join(ln for ln in report.longreprtext.splitlines()
-                                     if not ln.startswith("[gw"))
+                                     if not ln.lstrip().startswith("[gw"))
         entry["when"] = report.when
     elif report.skipped and entry["outcome"] != "failed":  # in setup, or by the test itself
         entry["outcome"] = "skipped"

@@ -141,3 +141,22 @@ def test_compiler_in_the_jail_cannot_include_what_is_outside(tmp_path):
     ok, log = compile_jailed(["gcc", "-o", str(out), str(src)], [src, secret], out, tmp_path, [])
     assert "the-secret-line" in log  # given to it, it is seen: the test can fail
     assert Path(out).exists() is False
+
+
+def test_the_wine_prefix_is_where_the_jail_can_reach_it(monkeypatch):
+    from harness import paths
+    monkeypatch.delenv("WORKBOOK_WINE", raising=False)
+    top = jail.workdir("prefix")   # in the jail's area: reachable
+    top.chmod(0o755)
+    open_build = top / "open" / "build"
+    open_build.parent.mkdir()
+    monkeypatch.setenv("WORKBOOK_BUILD", str(open_build))
+    assert jail.reachable(open_build)
+    assert paths.wine_prefix() == open_build / "wine"
+    if not jail.find().drop:
+        return  # not root: the jail runs as the user, who reaches their own files
+    private = top / "private"
+    private.mkdir(mode=0o700)
+    monkeypatch.setenv("WORKBOOK_BUILD", str(private / "build"))
+    prefix = paths.wine_prefix()
+    assert prefix.parent == Path("/var/tmp") and jail.reachable(prefix)

@@ -197,6 +197,8 @@ class Graded:
     problem: str = ""            # the harness could not grade (timeout, crash)
     compile_logs: dict[str, str] = field(default_factory=dict)
     build_states: dict[str, str] = field(default_factory=dict)  # reports.build_states
+    untouched: set[str] = field(default_factory=set)  # exercises still the starter (untouched)
+    warnings: dict[str, str] = field(default_factory=dict)  # the compiler's, by exercise
 
     def chapter_points(self, chapter: str) -> tuple[float, float]:
         return scores.total([s for s in self.scored if s.chapter == chapter])
@@ -233,9 +235,28 @@ def could_not_run(s: Scored) -> bool:
     return s.outcome == "failed" and any(m in s.message for m in NOT_RUN)
 
 
+def untouched(staged_root: Path, chapters: list[str]) -> set[str]:
+    """The exercises whose file a student handed in as the committed starter
+    (the blank answers.txt for the review), unchanged."""
+    from . import starters
+    out = set()
+    for ex in chmod.EXERCISES:
+        if ex.chapter not in chapters:
+            continue
+        mine = staged_root / ex.chapter / ex.main_file
+        try:
+            if mine.read_bytes() == starters.committed_file(
+                    f"chapters/{ex.chapter}/{ex.main_file}"):
+                out.add(ex.key)
+        except (OSError, starters.StarterError):
+            continue
+    return out
+
+
 def failure_summary(graded: list[Graded], limit: int = 40) -> str:
-    """The tests failed by the most students (among those whose file was
-    there and compiled), with the usual way it failed."""
+    """The tests failed by the most students among those who tried (whose
+    file was there, compiled and was not the untouched starter), with the
+    usual way it failed."""
     failed: Counter[str] = Counter()
     not_run: Counter[str] = Counter()
     firsts: dict[str, Counter[str]] = defaultdict(Counter)
@@ -243,6 +264,8 @@ def failure_summary(graded: list[Graded], limit: int = 40) -> str:
     for g in graded:
         for s in g.scored:
             name = test_name(s)
+            if s.exercise in g.untouched:
+                continue  # not tried yet: it says nothing about the test
             if could_not_run(s):
                 not_run[name] += 1
                 continue
@@ -250,7 +273,8 @@ def failure_summary(graded: list[Graded], limit: int = 40) -> str:
             if s.outcome == "failed":
                 failed[name] += 1
                 firsts[name][_first_line(s.message)] += 1
-    lines = [f"Tests failed most often, of {len(graded)} submission(s): failed/ran, the "
+    lines = [f"Tests failed most often, of {len(graded)} submission(s), among the "
+             f"students who tried (an untouched starter is not counted): failed/ran, the "
              f"test, how it usually failed ('+N not run': N students' file was missing or "
              f"did not compile, scored 0).", ""]
     names = set(failed) | set(not_run)
@@ -274,8 +298,12 @@ def _first_line(message: str, width: int = 100) -> str:
     lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
     got = [ln for ln in lines if ln.startswith("Got:")]
     line = (got or lines or ["(no message)"])[0]
-    return re.sub(r"\b(?:port )?[1-6]?\d{4}\b", lambda m: "port <port>"
-                  if m.group().startswith("port") else "<port>", line)[:width]
+    line = re.sub(r"\b(?:port )?[1-6]?\d{4}\b", lambda m: "port <port>"
+                  if m.group().startswith("port") else "<port>", line)
+    if len(line) <= width:
+        return line
+    cut = line[:width].rsplit(" ", 1)[0]  # at a space, never inside a word
+    return (cut if len(cut) > width // 2 else line[:width]) + " ..."
 
 
 def student_report(g: Graded, chapters: list[str], most: dict[str, float]) -> str:
@@ -309,7 +337,12 @@ def student_report(g: Graded, chapters: list[str], most: dict[str, float]) -> st
         tests = by_ex.get(ex.key, [])
         ok = sum(s.outcome == "passed" for s in tests)
         state = g.build_states.get(ex.key) or f"{ok}/{len(tests)} tests pass"
+        if ex.key in g.untouched:
+            state += " (the file is still the starter)"
         lines.append(f"{ex.key}: {state}")
+        if ex.key in g.warnings:
+            lines.append("    the compiler warned (as make check shows):")
+            lines += ["      " + ln for ln in g.warnings[ex.key].splitlines()[:12]]
         if ex.key in g.compile_logs:
             lines += ["    " + ln for ln in g.compile_logs[ex.key].splitlines()[:12]]
             continue

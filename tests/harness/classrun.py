@@ -66,8 +66,10 @@ def cmd_one(args: argparse.Namespace) -> int:
     # the jail's area (harness/jail.py), one run's, removed when it ends
     rc = session.run_pytest([sub], out / "results.json", jobs=args.jobs)
     reap_orphans()
-    batch.write_json(out / "compile.json", {"logs": reports.compile_logs_of(built),
-                                            "states": reports.build_states(built)})
+    batch.write_json(out / "compile.json", {
+        "logs": reports.compile_logs_of(built), "states": reports.build_states(built),
+        # what make check shows the student too: its warnings, for the report
+        "warnings": {k: b.log.strip() for k, b in built.items() if b.ok and b.warnings}})
     return 0 if rc in (0, 1) else 2
 
 
@@ -151,7 +153,8 @@ def grade_one(student: batch.Student, out_root: Path, chapters: list[str], slots
         compiled = {}
     logs = compiled.get("logs", {})
     g = batch.Graded(student, staged, scored, time.monotonic() - t0, problem, logs,
-                     compiled.get("states", {}))
+                     compiled.get("states", {}), batch.untouched(staged.root, chapters),
+                     compiled.get("warnings", {}))
     if scored:
         reports.write_reports(scored, out, execution_time=g.seconds, compile_logs=logs)
     else:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -196,3 +197,37 @@ def test_batch_report_says_does_not_compile_even_when_the_error_says_missing(tmp
     text = batch.student_report(g, ["01_hello"], {"01_hello": 21.0})
     assert "01_hello/hello_server: does not compile" in text
     assert "01_hello/hello_client: file missing" in text
+
+
+def test_batch_report_has_the_warnings_and_untouched_starters_and_failures_rank_triers(tmp_path):
+    """A student's report shows the compiler's warnings (as make check does)
+    and says which files are still the starter; failures.txt ranks tests
+    among the students who tried, and cuts no word in half."""
+    from harness import build as buildmod
+    from harness.chapters import find
+    src = tmp_path / "chapters" / "01_hello"
+    src.mkdir(parents=True)
+    server = (ROOT / "solutions" / "01_hello" / "hello_server.c").read_text()
+    (src / "hello_server.c").write_text(server.replace("int main(", "static int unused_x;\nint main(", 1))
+    shutil.copy(ROOT / "chapters" / "01_hello" / "hello_client.c", src / "hello_client.c")
+    exs = [find("01_hello", "hello_server"), find("01_hello", "hello_client")]
+    built = buildmod.build(exs, src.parent, tmp_path / "build")
+    warned = {k: b.log for k, b in built.items() if b.ok and b.warnings}
+    assert "01_hello/hello_server" in warned
+    untouched = batch.untouched(src.parent, ["01_hello"])
+    assert untouched == {"01_hello/hello_client"}
+    long = "Got: " + "word " * 40
+    starter = _scored("ann", "01_hello", "t_starter", False, message=long)
+    tried = _scored("bo", "01_hello", "t_tried", False, message=long)
+    ann = batch.Graded(batch.Student("ann", tmp_path, src.parent, "chapters"), None,
+                       [Scored("ann", "01_hello/hello_client", "t_starter", "", "failed", long,
+                               0.0, 1.0)], 1.0, "", {}, {}, untouched, warned)
+    bo = batch.Graded(batch.Student("bo", tmp_path, src.parent, "chapters"), None, [tried], 1.0)
+    assert starter.exercise != "01_hello/hello_client"
+    text = batch.student_report(ann, ["01_hello"], {"01_hello": 22.0})
+    assert "the compiler warned" in text and "unused_x" in text
+    assert "01_hello/hello_client: 0/1 tests pass (the file is still the starter)" in text
+    summary = batch.failure_summary([ann, bo])
+    assert "t_tried" in summary and "t_starter" not in summary
+    row = next(ln for ln in summary.splitlines() if "t_tried" in ln)
+    assert row.rstrip().endswith("word ...") and "wor ..." not in row

@@ -41,6 +41,7 @@ help:
 	@echo "make handout                               build/handout/: what students receive (no solutions)"
 	@echo "make gradescope [CHAPTER=01_hello]         build/gradescope/autograder.zip for Gradescope"
 	@echo "make grade SUBMISSIONS=dir [JOBS=n]        grade a class: one folder per student"
+	@echo "make classroom                             rewrite the GitHub Classroom workflow from the points"
 	@echo "make clean                                 remove build/"
 
 comma := ,
@@ -119,7 +120,10 @@ valgrind:
 
 # What students receive, and the Gradescope autograder (docs/instructor-guide.md)
 PACKAGE := $(PY) tests/package.py
-.PHONY: handout gradescope
+.PHONY: handout gradescope classroom
+classroom:
+	$(NEEDS_SOLUTIONS)
+	@$(PACKAGE) classroom
 handout:
 	$(NEEDS_SOLUTIONS)
 	@$(PACKAGE) handout

@@ -61,7 +61,7 @@ def main() -> int:
             current = target.read_text() if target.exists() else ""
             if args.check:
                 print(f"{CLASSROOM_YML}: " + ("current" if current == text else
-                                             "out of date (python3 tests/package.py classroom)"))
+                                             "out of date (make classroom)"))
                 return 0 if current == text else 1
             if current != text:
                 reports.write_atomic(target, text)

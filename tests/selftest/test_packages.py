@@ -251,3 +251,12 @@ def test_run_autograder_keeps_the_key_from_student_code(tmp_path):
     assert server and all(t["status"] == "passed" for t in server), server
     client = [t for t in data["tests"] if t["name"].startswith("01_hello/hello_client ")]
     assert client and all("No such file" in t["output"] for t in client), client[0]
+
+
+def test_handout_ships_the_workflow_as_the_points_make_it_now(tmp_path, monkeypatch, capsys):
+    """A point changed and `make classroom` forgotten: the handout's
+    classroom.yml is the one the points make now, and the run says so."""
+    monkeypatch.setattr(package, "classroom_yml", lambda root=ROOT: "# the points of today\n")
+    dest = package.make_handout(tmp_path / "handout")
+    assert (dest / package.CLASSROOM_YML).read_text() == "# the points of today\n"
+    assert "out of date" in capsys.readouterr().out

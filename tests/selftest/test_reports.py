@@ -226,7 +226,7 @@ COMMAND_INPUTS = {"test-name", "setup-command", "command", "timeout", "max-score
 def test_classroom_workflow_is_current_and_complete():
     path = ROOT / package.CLASSROOM_YML
     assert path.read_text() == package.classroom_yml(), \
-        "stale: run `python3 tests/package.py classroom`"
+        "stale: run `make classroom`"
     flow = yaml.safe_load(path.read_text())
     assert set(flow["on"]) >= {"push", "workflow_dispatch", "repository_dispatch"}
     assert flow["permissions"] == {"checks": "write", "actions": "read", "contents": "read"}

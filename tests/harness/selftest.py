@@ -20,7 +20,7 @@ from . import deps, jail, paths
 from .chapters import ROOT
 from .session import load_results, run_pytest
 from .starters import FROM_TREE_ENV, StarterError, starter_tree
-from .term import BOLD, DIM, RED, YELLOW, paint
+from .term import BOLD, DIM, GREEN, RED, YELLOW, paint
 
 
 @dataclass
@@ -53,7 +53,7 @@ def load_mutants() -> tuple[list[Mutant], list[str]]:
     return mutants, problems
 
 
-def run(jobs: str = "auto", seed: int | None = None) -> int:
+def run(jobs: str = "auto", seed: int | None = None, verbose: bool = False) -> int:
     """make test: prove the workbook sound (docs/instructor-guide.md)."""
     t0 = time.monotonic()
     missing = deps.ensure(list(chmod.EXERCISES), "selftest") or jail.refusal(jail.find())
@@ -120,7 +120,7 @@ def run(jobs: str = "auto", seed: int | None = None) -> int:
                                      str(ROOT / "tests" / "selftest")], jobs=jobs,
                 seed=seed)
     by_sub, loose = load_results(results)
-    checks = Verdicts()
+    checks = Verdicts(verbose)
     if not by_sub:
         checks.bad("the harness ran", "no results were written (see the output above)")
         return checks.finish(t0)
@@ -216,13 +216,19 @@ def _indent(text: str, n: int = 30) -> str:
 
 
 class Verdicts:
-    def __init__(self) -> None:
+    """What the self-test proved, and what it could not. With `verbose`
+    (make test VERBOSE=1), every proof is listed as it is made."""
+
+    def __init__(self, verbose: bool = False) -> None:
         self.passed = 0
         self.failed: list[tuple[str, str]] = []
+        self.verbose = verbose
 
     def record(self, what: str, ok: bool, detail: str = "") -> None:
         if ok:
             self.passed += 1
+            if self.verbose:
+                print(paint("ok", GREEN) + f"   {what}")
         else:
             self.bad(what, detail)
 

@@ -19,6 +19,7 @@ KEPT = 1024
 # -- hello_server ---------------------------------------------------------------
 
 @pytest.mark.role("hello_server")
+@pytest.mark.faults
 def test_hello_server_greeting(prog, procs):
     server, port = start_server(prog, procs)
     with connect(port) as sock:

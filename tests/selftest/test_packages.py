@@ -248,7 +248,10 @@ def test_run_autograder_keeps_the_key_from_student_code(tmp_path):
     text = json.dumps(data)
     assert "# Key for chapters/" not in text and "socket, bind, listen, accept" not in text
     server = [t for t in data["tests"] if t["name"].startswith("01_hello/hello_server ")]
-    assert server and all(t["status"] == "passed" for t in server), server
+    # it found no key, so it greeted with Hello World! (in one write(), which
+    # the greeting test's fault injection interrupts: that test fails on its own)
+    assert server and all(t["status"] == "passed" for t in server
+                          if "greeting" not in t["name"]), server
     client = [t for t in data["tests"] if t["name"].startswith("01_hello/hello_client ")]
     assert client and all("No such file" in t["output"] for t in client), client[0]
 

@@ -10,10 +10,7 @@ import io
 import json
 import os
 import re
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +18,8 @@ import pytest
 from harness import chapters as chmod
 from harness import feedback, live, net, packaging
 from harness import studentloop as sl
+from harness.ports import wait_listening
+from harness.procs import ProcessGroup
 from harness.session import Outcome, _variant
 from harness.table import failing_names, print_table
 
@@ -185,19 +184,17 @@ def test_a_write_to_the_listening_socket_gets_its_own_hint(tmp_path):
     src.write_text(WRONG_SERVER)
     subprocess.run(["gcc", "-o", str(exe), str(src)], check=True, timeout=60)
     port = net.free_port()
-    proc = subprocess.Popen([str(exe), str(port)], stderr=subprocess.PIPE, text=True)
+    group = ProcessGroup(cwd=tmp_path)
     try:
-        for _ in range(100):
-            try:
-                sock = net.connect(port)
-                break
-            except OSError:
-                time.sleep(0.05)
+        proc = group.start([str(exe), str(port)], limit=20)
+        wait_listening(proc, port, 10)   # without connecting: its one accept() is ours
+        sock = net.connect(port)
         got, _ = net.recv_until_eof(sock, 5)
         sock.close()
-        _, err = proc.communicate(timeout=10)
+        proc.wait_exit(10)
+        err = proc.stderr_text()
     finally:
-        proc.kill()
+        group.close()
     assert got == b""
     text = feedback.report(did="connected", expected="Hello World!",
                            got=f"{feedback.show(got)}; "

@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 from harness import packaging as package
+from harness import scores
 from harness.chapters import ROOT, exercises
 
 RUN_LIMIT = 240   # seconds for one nested grading run (they take a few)
@@ -85,7 +86,11 @@ def test_handout_has_no_solutions_and_grades_review_answers_from_hashed_keys(tmp
     assert review == {f"01_hello/review test_review[q{n}]": "passed" if n < 6 else "failed"
                       for n in range(1, 7)}, proc.stdout
     assert all(v == "passed" for k, v in got.items() if "/review " not in k), proc.stdout
-    assert "21 of 22 points" in proc.stdout
+    # every point but q6's, as chapters/01_hello/points.toml says (never a figure
+    # written here, so a point changed there changes nothing in this test)
+    q6 = scores.chapter_points("01_hello").for_test("test_review", "q6")
+    most = package.chapter_max_points("01_hello")
+    assert f"{scores.fmt(most - q6)} of {scores.fmt(most)} points" in proc.stdout
 
     # the self-test is not offered to students
     proc = subprocess.run(["make", "-s", "test"], cwd=dest, env=_env(build),

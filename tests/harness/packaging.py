@@ -352,6 +352,8 @@ def _grade(src: Path, build: Path, chapter: str | None,
         os.killpg(proc.pid, signal.SIGKILL)
         output, _ = proc.communicate()
         output += f"\n(grading took over {GRADE_TIMEOUT} s and was stopped)"
+    # what the student reads: not the grader's own lines (where its reports went)
+    output = "\n".join(ln for ln in output.splitlines() if "; reports: " not in ln)
     try:
         return json.loads(gs.read_text()), output
     except (OSError, ValueError):

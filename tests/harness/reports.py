@@ -123,12 +123,23 @@ def gradescope_results(scored: list[Scored], *, execution_time: float,
                        output: str = "") -> dict:
     """Gradescope's results.json: the total score, and one test per harness
     test with its score, maximum, status and output."""
+    # the compiler's messages once, under an exercise's first test; its other
+    # tests point there instead of repeating them
+    shown: dict[str, str] = {}
+
+    def test_output(s: Scored) -> str:
+        if s.outcome != "passed" and s.exercise in (compile_logs or {}):
+            if s.exercise in shown:
+                return (f"{s.exercise} does not compile: the compiler's messages are under "
+                        f"{shown[s.exercise]}.")
+            shown[s.exercise] = test_name(s)
+        return output_of(s, compile_logs)
     tests = [{
         "name": test_name(s),
         "score": s.points,
         "max_score": s.max_points,
         "status": "passed" if s.outcome == "passed" else "failed",
-        "output": output_of(s, compile_logs),
+        "output": test_output(s),
         "visibility": "visible",
     } for s in scored]
     return {

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import os
 import shutil
 import signal
@@ -38,7 +39,9 @@ CONFIG = "gradescope.json"
 # never in any package
 ALWAYS_OUT = ("build/", ".git/", "compile_commands.json")
 # not in the handout
-HANDOUT_OUT = ("solutions/", ".ci/")
+HANDOUT_OUT = ("solutions/", ".ci/", "docs/instructor-guide.md", "docs/maintainer-guide.md")
+# the README's section for instructors is left out of the handout's README
+INSTRUCTORS_SECTION = "## For instructors"
 # of tests/, only these folders are the harness (the others hold the mutants,
 # the self-tests, programs made from the references for them, ...)
 HARNESS_DIRS = ("harness", "chapters", "check", "faults")
@@ -95,16 +98,38 @@ def _copy(root: Path, names: list[str], dest: Path) -> None:
 
 # -- make handout ---------------------------------------------------------------------------
 
+def _normalised(text: str, name: str) -> str:
+    """The text without comments and white space: a reference with a comment
+    added, or re-indented, is still the reference."""
+    if name.endswith((".c", ".h")):
+        text = re.sub(r"/\*.*?\*/|//[^\n]*", " ", text, flags=re.S)
+    else:  # answers.txt: its comments start with #
+        text = re.sub(r"(?m)#.*$", " ", text)
+    return re.sub(r"\s+", "", text)
+
+
 def check_starters(root: Path = ROOT) -> list[str]:
-    """Files of chapters/ that are the same as their solution: a handout made
-    now would give them away."""
+    """Files of chapters/ that are their solution, comments and white space
+    aside: a handout made now would give them away."""
     same = []
     for ch in chmod.CHAPTERS:
         for name in sorted(_exercise_files(ch)):
             mine, ref = root / "chapters" / ch / name, root / "solutions" / ch / name
-            if mine.is_file() and ref.is_file() and mine.read_bytes() == ref.read_bytes():
+            if mine.is_file() and ref.is_file() and _normalised(
+                    mine.read_text(errors="replace"), name) == _normalised(
+                    ref.read_text(errors="replace"), name):
                 same.append(f"chapters/{ch}/{name}")
     return same
+
+
+def _student_readme(text: str) -> str:
+    """The README without its section for instructors (they have the
+    repository; students need not read how their work is graded and kept)."""
+    if INSTRUCTORS_SECTION not in text:
+        return text
+    head, rest = text.split(INSTRUCTORS_SECTION, 1)
+    nxt = rest.find("\n## ")
+    return head + (rest[nxt + 1:] if nxt != -1 else "")
 
 
 def make_handout(dest: Path, *, root: Path = ROOT, tar_path: Path | None = None) -> Path:
@@ -126,6 +151,8 @@ def make_handout(dest: Path, *, root: Path = ROOT, tar_path: Path | None = None)
         data = keys.make_hashed_key(ch, questions, root / "solutions" / ch / "answers.txt")
         reports.write_atomic(dest / "tests" / "keys" / f"{ch}.json",
                              json.dumps(data, indent=1) + "\n")
+    if (dest / "README.md").exists():
+        (dest / "README.md").write_text(_student_readme((dest / "README.md").read_text()))
     # the workflow as the points make it now, whatever the tree holds (a stale
     # one would grade students against old points)
     workflow = classroom_yml(root)

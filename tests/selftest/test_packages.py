@@ -104,6 +104,22 @@ def test_handout_refuses_a_chapter_holding_a_reference(tmp_path):
         (tmp_path / folder / "01_hello" / "hello_server.c").write_text("int main(void){}\n")
     assert package.check_starters(tmp_path) == ["chapters/01_hello/hello_server.c"]
     assert package.check_starters(ROOT) == []
+    # a reference with a comment added and its lines re-indented is still the reference
+    ref = (ROOT / "solutions" / "01_hello" / "hello_client.c").read_text()
+    (tmp_path / "solutions" / "01_hello" / "hello_client.c").write_text(ref)
+    (tmp_path / "chapters" / "01_hello" / "hello_client.c").write_text(
+        "/* my own work, honestly */\n" + ref.replace("    ", "\t") + "// done\n")
+    assert "chapters/01_hello/hello_client.c" in package.check_starters(tmp_path)
+
+
+def test_handout_leaves_the_instructors_material_out(tmp_path):
+    dest = package.make_handout(tmp_path / "handout")
+    assert not (dest / "docs" / "instructor-guide.md").exists()
+    assert not (dest / "docs" / "maintainer-guide.md").exists()
+    assert (dest / "docs" / "student-guide.md").exists()
+    readme = (dest / "README.md").read_text()
+    assert "## For instructors" not in readme and "## Where to start" in readme
+    assert "## Layout" in readme  # the sections after it stay
 
 
 # -- Gradescope -----------------------------------------------------------------------------------

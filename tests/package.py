@@ -44,7 +44,8 @@ def main() -> int:
     try:
         if args.cmd == "handout":
             out = Path(args.out).resolve()
-            make_handout(out, tar_path=out.with_name(out.name + ".tar.gz"))
+            make_handout(out, tar_path=out.with_name(out.name + ".tar.gz"),
+                         committed_only=True)
             print(f"handout: {out}/ and {out}.tar.gz (without solutions/ and mutants; "
                   "review keys hashed in tests/keys/)")
         elif args.cmd == "gradescope":

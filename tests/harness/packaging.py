@@ -132,9 +132,33 @@ def _student_readme(text: str) -> str:
     return head + (rest[nxt + 1:] if nxt != -1 else "")
 
 
-def make_handout(dest: Path, *, root: Path = ROOT, tar_path: Path | None = None) -> Path:
+def uncommitted(root: Path = ROOT) -> list[str]:
+    """Files of chapters/ that differ from the last commit (changed, new or
+    deleted): the handout is what was committed, so they must be committed
+    (or put back) first. Not a git checkout: nothing to compare, []."""
+    from . import starters
+    try:
+        starters.committed_file("chapters", root)  # a checkout with chapters/ committed?
+    except starters.StarterError:
+        return []
+    done = subprocess.run(["git", "-c", f"safe.directory={root}", "status", "--porcelain",
+                           "--untracked-files=all", "--", "chapters"], cwd=root,
+                          capture_output=True, text=True, timeout=GIT_TIMEOUT)
+    return [ln[3:] for ln in done.stdout.splitlines() if ln.strip()]
+
+
+def make_handout(dest: Path, *, root: Path = ROOT, tar_path: Path | None = None,
+                 committed_only: bool = False) -> Path:
     """Write the handout to dest (replacing it) and, if asked, a .tar.gz of it
-    whose top folder is `workbook/`."""
+    whose top folder is `workbook/`. committed_only (make handout): refuse
+    while chapters/ has changes that are not committed."""
+    if committed_only:
+        changed = uncommitted(root)
+        if changed:
+            raise PackageError("chapters/ has changes that are not committed, and the "
+                               "handout must be what the repository holds: "
+                               + ", ".join(changed[:8]) + (" ..." if len(changed) > 8 else "")
+                               + ". Commit them, or put them back (git checkout / git clean).")
     leaked = check_starters(root)
     if leaked:
         raise PackageError("these files of chapters/ are the reference solutions, so the "

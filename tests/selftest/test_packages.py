@@ -11,6 +11,8 @@ import tarfile
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from harness import packaging as package
 from harness import scores
 from harness.chapters import ROOT, exercises
@@ -110,6 +112,23 @@ def test_handout_refuses_a_chapter_holding_a_reference(tmp_path):
     (tmp_path / "chapters" / "01_hello" / "hello_client.c").write_text(
         "/* my own work, honestly */\n" + ref.replace("    ", "\t") + "// done\n")
     assert "chapters/01_hello/hello_client.c" in package.check_starters(tmp_path)
+
+
+def test_make_handout_refuses_uncommitted_chapters(tmp_path):
+    root = tmp_path / "wb"
+    (root / "chapters" / "01_hello").mkdir(parents=True)
+    (root / "chapters" / "01_hello" / "hello_server.c").write_text("/* TODO */\n")
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",
+               GIT_COMMITTER_EMAIL="t@t")
+    for cmd in (["init", "-q"], ["add", "."], ["commit", "-qm", "x"]):
+        subprocess.run(["git", *cmd], cwd=root, check=True, env=env, capture_output=True)
+    assert package.uncommitted(root) == []
+    (root / "chapters" / "01_hello" / "hello_server.c").write_text("/* TODO */\n// edited\n")
+    (root / "chapters" / "01_hello" / "notes.txt").write_text("new\n")
+    assert package.uncommitted(root) == ["chapters/01_hello/hello_server.c",
+                                         "chapters/01_hello/notes.txt"]
+    with pytest.raises(package.PackageError, match="not committed"):
+        package.make_handout(tmp_path / "out", root=root, committed_only=True)
 
 
 def test_handout_leaves_the_instructors_material_out(tmp_path):

@@ -307,7 +307,7 @@ class Proc:
             pid = jailmod.program_pid(self.pid)
             if pid is not None or self.popen.poll() is not None or time.monotonic() > deadline:
                 return pid
-            time.sleep(0.002)
+            time.sleep(0.002)  # bwrap sets the jail up: no event says when it is done
 
     def kill(self) -> None:
         """Kill the program's whole process group."""

@@ -26,7 +26,7 @@ help:
 	@echo "make check [CHAPTER=01_hello] [SANITIZE=1]  grade your work in chapters/"
 	@echo "make check SRC=path/to/chapters            grade another copy (a student's)"
 	@echo "make check SEED=12345                      replay the faults a failing test was shown"
-	@echo "make test [VERBOSE=1]                      the workbook's self-test (instructors, CI); VERBOSE lists each proof"
+	@echo "make test [VERBOSE=1] [CHAPTER=01_hello]    the workbook's self-test (instructors, CI); VERBOSE lists each proof, CHAPTER proves one chapter"
 	@echo "make hint EX=01_hello/hello_server          the next hint for an exercise"
 	@echo "make reset EX=01_hello/hello_server [FORCE=1]  restore a starter (your file is backed up)"
 	@echo "make watch [CHAPTER=01_hello]              re-run the tests each time you save"
@@ -70,7 +70,7 @@ solutions and answer keys), which a student's copy does not have. Use make check
 test:
 	$(NEEDS_SOLUTIONS)
 	$(NEEDS_PYTHON)
-	@$(GRADE) selftest --jobs $(JOBS) $(if $(SEED),--seed $(SEED)) $(if $(filter 1 yes true,$(VERBOSE)),--verbose)
+	@$(GRADE) selftest --jobs $(JOBS) $(if $(SEED),--seed $(SEED)) $(if $(filter 1 yes true,$(VERBOSE)),--verbose) $(if $(CHAPTER),--chapter $(CHAPTER))
 
 deps:
 	@$(GRADE) deps --install

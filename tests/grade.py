@@ -62,7 +62,9 @@ def main() -> int:
     p.add_argument("--jobs", default="auto")
     p.add_argument("--seed", type=int, help="the fault-injection seed (default: random)")
     p.add_argument("--verbose", action="store_true", help="list every proof as it is made")
-    p.set_defaults(func=lambda a: selftest.run(a.jobs, seed=a.seed, verbose=a.verbose))
+    p.add_argument("--chapter", help="only this chapter's references, starters and mutants")
+    p.set_defaults(func=lambda a: selftest.run(a.jobs, seed=a.seed, verbose=a.verbose,
+                                               chapter=a.chapter))
     p = sub.add_parser("deps")
     p.add_argument("--install", action="store_true")
     p.set_defaults(func=cmd_deps)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import build as buildmod
 from . import chapters as chmod
-from . import deps, jail, paths
+from . import batch, deps, jail, paths
 from .chapters import ROOT
 from .session import load_results, run_pytest
 from .starters import FROM_TREE_ENV, StarterError, starter_tree
@@ -69,6 +69,7 @@ def run(jobs: str = "auto", seed: int | None = None, verbose: bool = False,
         print(missing)
         return 2
     print(paint(f"sandbox: {jail.find().describe()}", DIM), flush=True)
+    _own_network()
     # the demo class runs beside everything below; checked at the end
     demo = start_demo_class() if chapter is None else None
     work = paths.build_dir() / "selftest"
@@ -209,6 +210,21 @@ def run(jobs: str = "auto", seed: int | None = None, verbose: bool = False,
 
 
 DEMO_LIMIT = 300  # seconds
+
+
+def _own_network() -> None:
+    """Run the rest in a network namespace of our own (when root), as make
+    grade runs each student: loopback only, and a TCP table of 1024 buckets
+    instead of the host's (262144 here), which every read of /proc/net/tcp
+    walks; the harness's waits read it every 5 ms (3.6 ms a read on the
+    host's table, 0.05 ms on ours). Nothing after this needs the network:
+    what had to be installed is installed. Elsewhere: the host's."""
+    if os.geteuid() != 0:
+        return
+    try:
+        batch.enter_netns()
+    except OSError:
+        pass
 
 
 def start_demo_class() -> subprocess.Popen:

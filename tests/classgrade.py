@@ -42,6 +42,8 @@ def main() -> int:
                    help="pytest-xdist workers inside each submission's session (0: none)")
     p.add_argument("--chapter", action="append", help="only this chapter (repeatable)")
     p.add_argument("--out", help="output folder (default: build/grade)")
+    p.add_argument("--fresh", action="store_true",
+                   help="a new class.csv: earlier results in --out are moved aside")
     p.add_argument("--timeout", type=float, default=SUBMISSION_LIMIT)
     p.set_defaults(func=cmd_grade)
     p = sub.add_parser("demo", help="grade the demo class of tests/demo-class")

@@ -208,15 +208,47 @@ class Graded:
         return scores.total(self.scored)[0]
 
 
-def class_csv(graded: list[Graded], chapters: list[str]) -> str:
-    """student, one column of points per chapter, total; one row per student,
-    sorted by name. Fixed columns: a chapter a student lacks scores 0."""
+def chapter_status(g: Graded, chapter: str) -> str:
+    """What happened to a student's chapter, for the CSV: `graded`, `missing`
+    (none of its files handed in), `starter` (every file still the starter),
+    `does not compile` (one of its programs or more), or `not graded` (the
+    harness could not grade this student: a time-out, a crash)."""
+    if g.problem:
+        return "not graded"
+    keys = [e.key for e in chmod.exercises(chapter)]
+    mine = [s for s in g.scored if s.chapter == chapter]
+    if any(g.build_states.get(k) == "does not compile" for k in keys):
+        return "does not compile"
+    if not mine or all(could_not_run(s) for s in mine):
+        return "missing"
+    if keys and all(k in g.untouched for k in keys):
+        return "starter"
+    return "graded"
+
+
+def row_of(g: Graded, chapters: list[str]) -> dict:
+    """A student's line of class.csv, kept as students/<name>/row.json so that
+    a later regrade of some students merges with the others (classrun)."""
+    return {"student": g.student.name, "chapters": list(chapters),
+            "points": {ch: g.chapter_points(ch)[0] for ch in chapters},
+            "status": {ch: chapter_status(g, ch) for ch in chapters},
+            "possible": {ch: g.chapter_points(ch)[1] for ch in chapters},
+            "total": g.total}
+
+
+def class_csv(rows: list[dict], chapters: list[str], most: dict[str, float]) -> str:
+    """student, one column of points per chapter, total, then one status
+    column per chapter (chapter_status); the first row after the header is
+    `(max)`, the points possible. One row per student, sorted by name. Fixed
+    columns: a chapter a student lacks scores 0."""
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
-    w.writerow(["student", *chapters, "total"])
-    for g in sorted(graded, key=lambda g: g.student.name):
-        cells = [fmt(g.chapter_points(ch)[0]) for ch in chapters]
-        w.writerow([g.student.name, *cells, fmt(g.total)])
+    w.writerow(["student", *chapters, "total", *(f"{ch} status" for ch in chapters)])
+    w.writerow(["(max)", *(fmt(most.get(ch, 0.0)) for ch in chapters),
+                fmt(sum(most.get(ch, 0.0) for ch in chapters)), *("" for _ in chapters)])
+    for r in sorted(rows, key=lambda r: r["student"]):
+        w.writerow([r["student"], *(fmt(r["points"].get(ch, 0.0)) for ch in chapters),
+                    fmt(r["total"]), *(r["status"].get(ch, "") for ch in chapters)])
     return out.getvalue()
 
 

@@ -175,9 +175,41 @@ def _stop(proc: subprocess.Popen) -> None:
             continue
 
 
+def earlier_rows(out_root: Path, chapters: list[str], now: set[str],
+                 fresh: bool = False) -> tuple[list[dict], Path | None]:
+    """The rows of students graded earlier into out_root and not now, to merge
+    into class.csv: a regrade of one student (or of some) keeps the others.
+    Rows graded for other chapters cannot be merged: those students'
+    folders are moved to out_root/earlier-<time>/ (so are all of them with
+    `fresh`), and the path is returned."""
+    kept, moved = [], []
+    for row_file in sorted((out_root / "students").glob("*/row.json")):
+        name = row_file.parent.name
+        if name in now:
+            continue
+        try:
+            row = json.loads(row_file.read_text())
+        except (OSError, ValueError):
+            row = {}
+        if not fresh and row.get("chapters") == list(chapters) and row.get("student") == name:
+            kept.append(row)
+        else:
+            moved.append(row_file.parent)
+    if not moved:
+        return kept, None
+    aside = out_root / time.strftime("earlier-%Y%m%d-%H%M%S")
+    aside.mkdir(parents=True, exist_ok=True)
+    for folder in moved:
+        shutil.move(str(folder), str(aside / folder.name))
+    for name in ("class.csv", "failures.txt", "summary.json"):
+        if (out_root / name).exists():
+            shutil.copy2(out_root / name, aside / name)
+    return kept, aside
+
+
 def grade_class(class_dir: Path, out_root: Path, chapters: list[str], jobs: int,
                 session_jobs: str = "0", limit: float = SUBMISSION_LIMIT,
-                quiet: bool = False) -> tuple[list[batch.Graded], dict]:
+                quiet: bool = False, fresh: bool = False) -> tuple[list[batch.Graded], dict]:
     t0 = time.monotonic()
     say = (lambda *_: None) if quiet else log
     students = batch.find_students(class_dir)
@@ -219,11 +251,25 @@ def grade_class(class_dir: Path, out_root: Path, chapters: list[str], jobs: int,
     with ThreadPoolExecutor(max(1, jobs)) as pool:
         graded = list(pool.map(work, students))
     most = batch.possible(graded, chapters)
-    reports.write_atomic(out_root / "class.csv", batch.class_csv(graded, chapters))
-    reports.write_atomic(out_root / "failures.txt", batch.failure_summary(graded))
+    earlier, set_aside = earlier_rows(out_root, chapters, {g.student.name for g in graded},
+                                      fresh)
     for g in graded:
         reports.write_atomic(out_root / "students" / g.student.name / "report.txt",
                              batch.student_report(g, chapters, most))
+        reports.write_atomic(out_root / "students" / g.student.name / "row.json",
+                             json.dumps(batch.row_of(g, chapters), indent=1))
+    rows = [batch.row_of(g, chapters) for g in graded] + earlier
+    for r in earlier:
+        for ch in chapters:
+            most[ch] = max(most[ch], r.get("possible", {}).get(ch, 0.0))
+    reports.write_atomic(out_root / "class.csv", batch.class_csv(rows, chapters, most))
+    reports.write_atomic(out_root / "failures.txt", batch.failure_summary(graded))
+    if earlier:
+        say(f"class.csv merges {len(graded)} graded now with {len(earlier)} kept from an "
+            f"earlier grading in {out_root} ({', '.join(r['student'] for r in earlier[:8])}"
+            f"{', ...' if len(earlier) > 8 else ''}); FRESH=1 starts a new table")
+    if set_aside:
+        say(f"earlier results for other chapters were moved to {set_aside}")
     elapsed = time.monotonic() - t0
     info = {"students": len(graded), "jobs": jobs, "netns": netns, "sandbox": cg.describe(),
             "seconds": round(elapsed, 1), "chapters": chapters,
@@ -253,7 +299,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
         return 2
     jobs = int(args.jobs) if args.jobs not in ("auto", "") else default_jobs()
     out = Path(args.out).resolve() if args.out else paths.build_dir() / "grade"
-    graded, _ = grade_class(class_dir, out, chapters, jobs, args.session_jobs, args.timeout)
+    graded, _ = grade_class(class_dir, out, chapters, jobs, args.session_jobs, args.timeout,
+                            fresh=args.fresh)
     print()
     print((out / "class.csv").read_text(), end="")
     return 0 if graded and not any(g.problem for g in graded) else 1
@@ -341,6 +388,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     class_dir = paths.build_dir() / "demo-class" / "submissions"
     chapters = make_demo(spec, class_dir)
     out = paths.build_dir() / "demo-class" / "grade"
+    shutil.rmtree(out, ignore_errors=True)  # a table of this run only
     jobs = int(args.jobs) if args.jobs not in ("auto", "") else default_jobs()
     graded, info = grade_class(class_dir, out, chapters, jobs, args.session_jobs,
                                quiet=args.quiet)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import shutil
 import socket
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import batch
+from harness import batch, chapters
 from harness.chapters import ROOT
 from harness.scores import Scored
 
@@ -83,17 +84,50 @@ def test_batch_class_table_has_fixed_columns_sorted_by_student():
     graded = [
         _graded("zoe", [_scored("zoe", "01_hello", "t1", True, 2.5),
                         _scored("zoe", "01_hello", "t2", False)]),
-        _graded("adam", []),  # nothing ran at all: zeros, not a missing row
+        _graded("adam", [], problem="timed out"),  # nothing ran: zeros, not a missing row
         _graded("mia", [_scored("mia", "00_layered_model", "t0", True),
                         _scored("mia", "01_hello", "t1", True, 2.5)]),
     ]
-    text = batch.class_csv(graded, ["00_layered_model", "01_hello"])
+    chapters = ["00_layered_model", "01_hello"]
+    most = batch.possible(graded, chapters)
+    assert most == {"00_layered_model": 1.0, "01_hello": 3.5}
+    text = batch.class_csv([batch.row_of(g, chapters) for g in graded], chapters, most)
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows == [["student", "00_layered_model", "01_hello", "total"],
-                    ["adam", "0", "0", "0"], ["mia", "1", "2.5", "3.5"],
-                    ["zoe", "0", "2.5", "2.5"]]
-    assert batch.possible(graded, ["00_layered_model", "01_hello"]) == \
-        {"00_layered_model": 1.0, "01_hello": 3.5}
+    assert rows == [["student", "00_layered_model", "01_hello", "total",
+                     "00_layered_model status", "01_hello status"],
+                    ["(max)", "1", "3.5", "4.5", "", ""],
+                    ["adam", "0", "0", "0", "not graded", "not graded"],
+                    ["mia", "1", "2.5", "3.5", "graded", "graded"],
+                    ["zoe", "0", "2.5", "2.5", "missing", "graded"]]
+
+
+def test_chapter_status_says_what_happened_to_each_chapter():
+    g = _graded("ann", [_scored("ann", "01_hello", "t1", False)])
+    g.build_states = {"01_hello/hello_server": "does not compile"}
+    assert batch.chapter_status(g, "01_hello") == "does not compile"
+    g.build_states = {"01_hello/hello_server": "file missing"}
+    g.scored = [_scored("ann", "01_hello", "t1", False, message="hello_server.c is missing ("),
+                _scored("ann", "04_iterative_echo", "t1", True)]
+    assert batch.chapter_status(g, "01_hello") == "missing"
+    g.build_states = {}
+    g.scored = [_scored("ann", "01_hello", "t1", True)]
+    g.untouched = {e.key for e in chapters.exercises("01_hello")}
+    assert batch.chapter_status(g, "01_hello") == "starter"
+
+
+def test_a_regrade_merges_with_the_students_graded_before(tmp_path):
+    from harness import classrun
+    for name, chs in (("bob", ["01_hello"]), ("cat", ["01_hello"]), ("old", ["00_layered_model"]),
+                      ("ann", ["01_hello"])):
+        (tmp_path / "students" / name).mkdir(parents=True)
+        (tmp_path / "students" / name / "row.json").write_text(json.dumps(
+            {"student": name, "chapters": chs, "points": {}, "status": {}, "total": 1}))
+    kept, aside = classrun.earlier_rows(tmp_path, ["01_hello"], now={"ann"})
+    assert [r["student"] for r in kept] == ["bob", "cat"]   # ann is graded now
+    assert aside is not None and (aside / "old" / "row.json").exists()  # other chapters
+    assert not (tmp_path / "students" / "old").exists()
+    kept, aside = classrun.earlier_rows(tmp_path, ["01_hello"], now={"ann"}, fresh=True)
+    assert kept == [] and {p.name for p in aside.iterdir()} >= {"bob", "cat"}
 
 
 def test_batch_failure_summary_ranks_tests_by_failures():
@@ -164,8 +198,11 @@ def test_batch_grades_a_small_class_end_to_end(tmp_path):
                           "--chapter", "01_hello", "--jobs", "2", "--out", str(out)],
                          capture_output=True, text=True, timeout=300, env=env)
     rows = list(csv.reader(io.StringIO((out / "class.csv").read_text())))
-    assert rows[0] == ["student", "01_hello", "total"], run.stdout + run.stderr
-    points = {r[0]: float(r[1]) for r in rows[1:]}
+    assert rows[0] == ["student", "01_hello", "total", "01_hello status"], \
+        run.stdout + run.stderr
+    assert rows[1][0] == "(max)" and rows[2][3] == "does not compile" and rows[3][3] == "graded"
+    points = {r[0]: float(r[1]) for r in rows[2:]}
+    assert float(rows[1][1]) == points["ok"]
     full = points["ok"]
     assert full > 0 and 0 < points["broken"] < full
     report = (out / "students" / "broken" / "report.txt").read_text()

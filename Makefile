@@ -40,7 +40,7 @@ help:
 	@echo "make valgrind                              run the reference solutions under valgrind"
 	@echo "make handout                               build/handout/: what students receive (no solutions)"
 	@echo "make gradescope [CHAPTER=01_hello]         build/gradescope/autograder.zip for Gradescope"
-	@echo "make grade SUBMISSIONS=dir [JOBS=n] [OUT=dir] [FRESH=1]  grade a class: one folder per student; a regrade merges into OUT's class.csv"
+	@echo "make grade SUBMISSIONS=dir [JOBS=n] [OUT=dir] [FRESH=1] [DEADLINE=time]  grade a class: one folder per student; a regrade merges into OUT's class.csv"
 	@echo "make classroom                             rewrite the GitHub Classroom workflow from the points"
 	@echo "make clean                                 remove build/"
 
@@ -79,10 +79,11 @@ deps:
 SUBMISSIONS ?=
 OUT ?=
 FRESH ?=
+DEADLINE ?=
 .PHONY: grade
 grade:
 	$(NEEDS_SOLUTIONS)
-	@$(PY) tests/classgrade.py grade --submissions "$(SUBMISSIONS)" --jobs $(JOBS) $(foreach c,$(CHAPTER),--chapter $(c)) $(if $(OUT),--out "$(OUT)") $(if $(filter 1 yes true,$(FRESH)),--fresh)
+	@$(PY) tests/classgrade.py grade --submissions "$(SUBMISSIONS)" --jobs $(JOBS) $(foreach c,$(CHAPTER),--chapter $(c)) $(if $(OUT),--out "$(OUT)") $(if $(filter 1 yes true,$(FRESH)),--fresh) $(if $(DEADLINE),--deadline "$(DEADLINE)")
 
 TOOLS := $(PY) tests/tools.py
 EX ?=

@@ -44,6 +44,8 @@ def main() -> int:
     p.add_argument("--out", help="output folder (default: build/grade)")
     p.add_argument("--fresh", action="store_true",
                    help="a new class.csv: earlier results in --out are moved aside")
+    p.add_argument("--deadline", help="git submissions: grade the last commit before this "
+                   "time (ISO 8601, e.g. '2026-12-15 23:59')")
     p.add_argument("--timeout", type=float, default=SUBMISSION_LIMIT)
     p.set_defaults(func=cmd_grade)
     p = sub.add_parser("demo", help="grade the demo class of tests/demo-class")

@@ -198,6 +198,7 @@ class Graded:
     compile_logs: dict[str, str] = field(default_factory=dict)
     build_states: dict[str, str] = field(default_factory=dict)  # reports.build_states
     untouched: set[str] = field(default_factory=set)  # exercises still the starter (untouched)
+    pinned: dict | None = None   # DEADLINE: {line, commit, later} (harness/deadline.py)
     warnings: dict[str, str] = field(default_factory=dict)  # the compiler's, by exercise
 
     def chapter_points(self, chapter: str) -> tuple[float, float]:
@@ -233,22 +234,28 @@ def row_of(g: Graded, chapters: list[str]) -> dict:
             "points": {ch: g.chapter_points(ch)[0] for ch in chapters},
             "status": {ch: chapter_status(g, ch) for ch in chapters},
             "possible": {ch: g.chapter_points(ch)[1] for ch in chapters},
-            "total": g.total}
+            "total": g.total,
+            **({"commit": g.pinned["commit"], "later": g.pinned["later"]} if g.pinned else {})}
 
 
 def class_csv(rows: list[dict], chapters: list[str], most: dict[str, float]) -> str:
     """student, one column of points per chapter, total, then one status
     column per chapter (chapter_status); the first row after the header is
     `(max)`, the points possible. One row per student, sorted by name. Fixed
-    columns: a chapter a student lacks scores 0."""
+    columns: a chapter a student lacks scores 0. Graded with DEADLINE, also
+    the commit graded and how many commits came after the deadline."""
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
-    w.writerow(["student", *chapters, "total", *(f"{ch} status" for ch in chapters)])
+    pinned = any("commit" in r for r in rows)  # graded with DEADLINE: two more columns
+    more = ["commit", "later commits"] if pinned else []
+    w.writerow(["student", *chapters, "total", *(f"{ch} status" for ch in chapters), *more])
     w.writerow(["(max)", *(fmt(most.get(ch, 0.0)) for ch in chapters),
-                fmt(sum(most.get(ch, 0.0) for ch in chapters)), *("" for _ in chapters)])
+                fmt(sum(most.get(ch, 0.0) for ch in chapters)), *("" for _ in chapters),
+                *("" for _ in more)])
     for r in sorted(rows, key=lambda r: r["student"]):
         w.writerow([r["student"], *(fmt(r["points"].get(ch, 0.0)) for ch in chapters),
-                    fmt(r["total"]), *(r["status"].get(ch, "") for ch in chapters)])
+                    fmt(r["total"]), *(r["status"].get(ch, "") for ch in chapters),
+                    *([r.get("commit", ""), str(r.get("later", ""))] if pinned else [])])
     return out.getvalue()
 
 
@@ -347,6 +354,8 @@ def student_report(g: Graded, chapters: list[str], most: dict[str, float]) -> st
                             "chapters": f"a copy of chapters/ ({st.chapters})",
                             "empty": "no chapter folders found"}[st.layout],
              f"Graded in {g.seconds:.1f} s", ""]
+    if g.pinned:
+        lines[-1:-1] = [g.pinned["line"]]
     if g.problem:
         lines += [f"PROBLEM: {g.problem}", ""]
     if g.staged is not None:

@@ -21,7 +21,7 @@ import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import batch, deps, jail, paths, sandbox, scores, session
+from . import batch, deadline, deps, jail, paths, sandbox, scores, session
 from . import build as buildmod
 from . import chapters as chmod
 from . import reports
@@ -108,12 +108,16 @@ class Slots:
 
 def grade_one(student: batch.Student, out_root: Path, chapters: list[str], slots: Slots,
               netns: bool, session_jobs: str, limit: float,
-              cgroups: sandbox.Cgroups, pch: Path | None = None) -> batch.Graded:
+              cgroups: sandbox.Cgroups, pch: Path | None = None,
+              due: tuple[str, int] | None = None) -> batch.Graded:
     t0 = time.monotonic()
     out = out_root / "students" / student.name
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
+    pinned = None
+    if due is not None:  # the last commit before the deadline (harness/deadline.py)
+        student, pinned = deadline.pin(student, out / "at-deadline", due[1], chapters)
     staged = batch.stage(student, out / "chapters", chapters)
     slot = slots.free.get()
     cage = cgroups.cage(WORKER_LIMITS)
@@ -155,6 +159,9 @@ def grade_one(student: batch.Student, out_root: Path, chapters: list[str], slots
     g = batch.Graded(student, staged, scored, time.monotonic() - t0, problem, logs,
                      compiled.get("states", {}), batch.untouched(staged.root, chapters),
                      compiled.get("warnings", {}))
+    if pinned is not None:
+        g.pinned = {"line": pinned.describe(due[0]), "commit": pinned.commit[:12],
+                    "later": pinned.later}
     if scored:
         reports.write_reports(scored, out, execution_time=g.seconds, compile_logs=logs)
     else:
@@ -209,7 +216,8 @@ def earlier_rows(out_root: Path, chapters: list[str], now: set[str],
 
 def grade_class(class_dir: Path, out_root: Path, chapters: list[str], jobs: int,
                 session_jobs: str = "0", limit: float = SUBMISSION_LIMIT,
-                quiet: bool = False, fresh: bool = False) -> tuple[list[batch.Graded], dict]:
+                quiet: bool = False, fresh: bool = False,
+                due: tuple[str, int] | None = None) -> tuple[list[batch.Graded], dict]:
     t0 = time.monotonic()
     say = (lambda *_: None) if quiet else log
     students = batch.find_students(class_dir)
@@ -241,7 +249,7 @@ def grade_class(class_dir: Path, out_root: Path, chapters: list[str], jobs: int,
 
     def work(st: batch.Student) -> batch.Graded:
         nonlocal done
-        g = grade_one(st, out_root, chapters, slots, netns, session_jobs, limit, cg, pch)
+        g = grade_one(st, out_root, chapters, slots, netns, session_jobs, limit, cg, pch, due)
         with lock:
             done += 1
             say(f"  [{done}/{len(students)}] {st.name}: {scores.fmt(g.total)} points "
@@ -297,10 +305,17 @@ def cmd_grade(args: argparse.Namespace) -> int:
     if missing:
         log(missing)
         return 2
+    due = None
+    if args.deadline:
+        try:
+            due = (args.deadline, deadline.parse(args.deadline))
+        except deadline.DeadlineError as exc:
+            log(str(exc))
+            return 2
     jobs = int(args.jobs) if args.jobs not in ("auto", "") else default_jobs()
     out = Path(args.out).resolve() if args.out else paths.build_dir() / "grade"
     graded, _ = grade_class(class_dir, out, chapters, jobs, args.session_jobs, args.timeout,
-                            fresh=args.fresh)
+                            fresh=args.fresh, due=due)
     print()
     print((out / "class.csv").read_text(), end="")
     return 0 if graded and not any(g.problem for g in graded) else 1

@@ -404,7 +404,8 @@ def _grade(src: Path, build: Path, chapter: str | None,
         output, _ = proc.communicate()
         output += f"\n(grading took over {GRADE_TIMEOUT} s and was stopped)"
     # what the student reads: not the grader's own lines (where its reports went)
-    output = "\n".join(ln for ln in output.splitlines() if "; reports: " not in ln)
+    output = "\n".join(ln for ln in output.splitlines()
+                       if "; reports: " not in ln and not ln.startswith("Setting up Wine in "))
     try:
         return json.loads(gs.read_text()), output
     except (OSError, ValueError):

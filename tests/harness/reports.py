@@ -140,7 +140,7 @@ def gradescope_results(scored: list[Scored], *, execution_time: float,
         "max_score": s.max_points,
         "status": "passed" if s.outcome == "passed" else "failed",
         "output": test_output(s),
-        "visibility": "visible",
+        "visibility": scores.visibility(s),
     } for s in scored]
     return {
         "score": scores.total(scored)[0],

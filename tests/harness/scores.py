@@ -92,10 +92,14 @@ def parse_points(text: str, where: str = "points.toml") -> tuple[float, dict[str
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PointsError(f"{where}: {exc}") from exc
-    unknown = set(data) - {"default", "tests", "review"}
+    unknown = set(data) - {"default", "tests", "review", "visibility"}
     if unknown:
         raise PointsError(f"{where}: unknown table(s) {sorted(unknown)} "
-                          "(expected [default], [tests], [review])")
+                          "(expected [default], [tests], [review], [visibility])")
+    for k, v in data.get("visibility", {}).items():
+        if v not in VISIBILITIES:
+            raise PointsError(f"{where}: [visibility] {k} must be one of "
+                              f"{', '.join(VISIBILITIES)} (got {v!r})")
     default = data.get("default", {})
     extra = set(default) - {"test"}
     if extra:
@@ -104,6 +108,32 @@ def parse_points(text: str, where: str = "points.toml") -> tuple[float, dict[str
     tests = {k: _number(v, f"{where}: [tests] {k}") for k, v in data.get("tests", {}).items()}
     review = {k: _number(v, f"{where}: [review] {k}") for k, v in data.get("review", {}).items()}
     return dflt, tests, review
+
+
+# Gradescope's words for when a student sees a test
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+
+
+@lru_cache(maxsize=None)
+def _visibility_table(chapter: str, root: Path) -> dict[str, str]:
+    path = root / "chapters" / chapter / "points.toml"
+    try:
+        return dict(tomllib.loads(path.read_text(encoding="utf-8")).get("visibility", {}))
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+
+
+def visibility(s: "Scored", root: Path = ROOT) -> str:
+    """When a student sees this test on Gradescope, from the chapter's
+    points.toml: `[visibility]` with keys `default`, a test's name (all its
+    cases), `test[case]` for one case, or `review` for every question; the
+    values are Gradescope's (VISIBILITIES). Without it: visible."""
+    table = _visibility_table(s.chapter, root)
+    for key in (f"{s.test}[{s.case}]" if s.case else "", s.test,
+                "review" if s.test == "test_review" else "", "default"):
+        if key and key in table:
+            return table[key]
+    return "visible"
 
 
 @lru_cache(maxsize=None)

@@ -101,10 +101,25 @@ def test_without_points_toml_every_test_is_worth_one(tmp_path):
 
 @pytest.mark.parametrize("text", ["[tests]\ntest_a = -1", "[tests]\ntest_a = 'three'",
                                   "[bonus]\nx = 1", "[default]\ncheck = 2", "[tests\n",
-                                  "[review]\nq1 = true"])
+                                  "[review]\nq1 = true", "[visibility]\ntest_a = 'later'"])
 def test_bad_points_are_refused(text):
     with pytest.raises(scores.PointsError):
         scores.parse_points(text)
+
+
+def test_gradescope_visibility_comes_from_points_toml(tmp_path):
+    (tmp_path / "chapters" / "09_x").mkdir(parents=True)
+    (tmp_path / "chapters" / "09_x" / "points.toml").write_text(
+        '[visibility]\ndefault = "after_due_date"\ntest_a = "visible"\n'
+        '"test_b[c2]" = "hidden"\nreview = "after_published"\n')
+
+    def vis(test: str, case: str = "") -> str:
+        s = scores.Scored("s", "09_x/e", test, case, "passed", "", 1, 1)
+        return scores.visibility(s, tmp_path)
+    assert vis("test_a") == "visible" and vis("test_b", "c2") == "hidden"
+    assert vis("test_b", "c1") == "after_due_date" and vis("test_review", "q1") == "after_published"
+    s = scores.Scored("s", "01_hello/hello_server", "test_x", "", "passed", "", 1, 1)
+    assert scores.visibility(s) == "visible"   # no [visibility]: visible
 
 
 def test_points_files_name_real_tests_and_questions():
@@ -119,6 +134,8 @@ def test_points_files_name_real_tests_and_questions():
         assert not unknown, f"{path}: no such test: {unknown}"
         ids = {q.id for q in load_questions(ROOT / "chapters" / chapter / "questions.toml")}
         assert not set(review) - ids, f"{path}: no such question: {set(review) - ids}"
+        shown = set(scores._visibility_table(chapter, ROOT)) - names - {"default", "review"}
+        assert not shown, f"{path}: [visibility] names no such test: {sorted(shown)}"
         assert package.chapter_max_points(chapter) > len(graded), \
             f"{path}: no test weighs more than the default"
 

@@ -34,14 +34,14 @@ help:
 	@echo "make try CHAPTER=04_iterative_echo         your server and client, to talk to by hand"
 	@echo "make trace CHAPTER=01_hello                the chapter's packets, as a timeline"
 	@echo "  (inside chapters/<ch>/, make check, hint, run, try, trace and watch are for that chapter)"
-	@echo "make deps                                  install the Debian/Ubuntu packages needed"
+	@echo "make deps [CHAPTER=...]                    install the Debian/Ubuntu packages needed (by these chapters)"
 	@echo "make docs                                  regenerate exercises.md and the review sections"
 	@echo "make editor                                compile_commands.json, so clangd (VS Code ...) knows the flags"
 	@echo "make valgrind                              run the reference solutions under valgrind"
 	@echo "make handout                               build/handout/: what students receive (no solutions)"
 	@echo "make gradescope [CHAPTER=01_hello]         build/gradescope/autograder.zip for Gradescope"
 	@echo "make grade SUBMISSIONS=dir [JOBS=n] [OUT=dir] [FRESH=1] [DEADLINE=time]  grade a class: one folder per student; a regrade merges into OUT's class.csv"
-	@echo "make classroom                             rewrite the GitHub Classroom workflow from the points"
+	@echo "make classroom [CHAPTER=\"01_hello ...\"]     rewrite the GitHub Classroom workflow (for these chapters) from the points"
 	@echo "make clean                                 remove build/"
 
 comma := ,
@@ -73,7 +73,7 @@ test:
 	@$(GRADE) selftest --jobs $(JOBS) $(if $(SEED),--seed $(SEED)) $(if $(filter 1 yes true,$(VERBOSE)),--verbose) $(if $(CHAPTER),--chapter $(CHAPTER))
 
 deps:
-	@$(GRADE) deps --install
+	@$(GRADE) deps --install $(foreach c,$(CHAPTER),--chapter $(c))
 
 # a whole class, each student in isolation (docs/instructor-guide.md)
 SUBMISSIONS ?=
@@ -123,10 +123,13 @@ valgrind:
 
 # What students receive, and the Gradescope autograder (docs/instructor-guide.md)
 PACKAGE := $(PY) tests/package.py
-.PHONY: handout gradescope classroom
+.PHONY: handout gradescope classroom classroom-result
 classroom:
 	$(NEEDS_SOLUTIONS)
-	@$(PACKAGE) classroom
+	@$(PACKAGE) classroom $(foreach c,$(CHAPTER),--chapter $(c))
+# (in the GitHub Classroom workflow) the points make check gave a chapter
+classroom-result:
+	@$(PACKAGE) classroom-result --chapter $(CHAPTER)
 handout:
 	$(NEEDS_SOLUTIONS)
 	@$(PACKAGE) handout

@@ -28,7 +28,7 @@ from harness.chapters import ROOT  # noqa: E402
 # -- make deps / make docs --------------------------------------------------------
 
 def cmd_deps(args: argparse.Namespace) -> int:
-    return deps.main(install=args.install)
+    return deps.main(install=args.install, chapters=args.chapter)
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
@@ -67,6 +67,8 @@ def main() -> int:
                                                chapter=a.chapter))
     p = sub.add_parser("deps")
     p.add_argument("--install", action="store_true")
+    p.add_argument("--chapter", action="append",
+                   help="install only what this chapter needs (repeatable)")
     p.set_defaults(func=cmd_deps)
     p = sub.add_parser("docs")
     p.add_argument("--check", action="store_true")

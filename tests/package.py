@@ -6,7 +6,8 @@
     package.py autograde --submission DIR --results FILE --work DIR
                                                   grade one Gradescope submission
                                                   (run by the zip's run_autograder)
-    package.py classroom [--check]                write .github/workflows/classroom.yml
+    package.py classroom [--check] [--chapter C]  write .github/workflows/classroom.yml
+    package.py classroom-result --chapter C       (in the workflow) the chapter's points
                                                   (GitHub Classroom), or check it is current
 
 Arguments only: the work is done in tests/harness/packaging.py.
@@ -23,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import chapters as chmod  # noqa: E402
 from harness import paths, reports  # noqa: E402
 from harness.packaging import (CLASSROOM_YML, ROOT, PackageError, autograde,  # noqa: E402
-                               classroom_yml, make_gradescope, make_handout)
+                               classroom_result, classroom_yml, make_gradescope,
+                               make_handout)
 
 
 def main() -> int:
@@ -36,6 +38,10 @@ def main() -> int:
     p.add_argument("--out", default=str(paths.build_dir() / "gradescope" / "autograder.zip"))
     p = sub.add_parser("classroom")
     p.add_argument("--check", action="store_true", help="only say whether it is current")
+    p.add_argument("--chapter", action="append",
+                   help="grade only this chapter (repeatable; default: as the file says)")
+    p = sub.add_parser("classroom-result")
+    p.add_argument("--chapter", required=True)
     p = sub.add_parser("autograde")
     p.add_argument("--submission", required=True)
     p.add_argument("--results", required=True)
@@ -57,8 +63,14 @@ def main() -> int:
             out = make_gradescope(Path(args.out).resolve(), chapters)
             print(f"gradescope: {out} (chapters: {', '.join(chapters)}); upload it as the "
                   "autograder of a Programming Assignment")
+        elif args.cmd == "classroom-result":
+            print(classroom_result(args.chapter, paths.build_dir()))
         elif args.cmd == "classroom":
-            target, text = ROOT / CLASSROOM_YML, classroom_yml()
+            unknown = [c for c in args.chapter or [] if c not in chmod.CHAPTERS]
+            if unknown:
+                raise PackageError(f"no chapter {unknown[0]!r}; chapters: "
+                                   + ", ".join(chmod.CHAPTERS))
+            target, text = ROOT / CLASSROOM_YML, classroom_yml(ROOT, args.chapter)
             current = target.read_text() if target.exists() else ""
             if args.check:
                 print(f"{CLASSROOM_YML}: " + ("current" if current == text else

@@ -142,8 +142,21 @@ def reexec_if_needed() -> None:
         os.execv(DEBIAN_PYTHON, [DEBIAN_PYTHON, *sys.argv])
 
 
-def main(install: bool) -> int:
-    """make deps: list the packages, or install every one of them."""
+def main(install: bool, chapters: list[str] | None = None) -> int:
+    """make deps: list the packages, or install every one of them; with
+    chapters, what those chapters' exercises need (one apt-get update)."""
+    if chapters:
+        from .chapters import exercises
+        unknown = [c for c in chapters if not exercises(c)]
+        if unknown:
+            print(f"No chapter {unknown[0]!r}.")
+            return 2
+        missing = ensure([e for c in chapters for e in exercises(c)])
+        if missing:
+            print(missing)
+            return 1
+        print(f"Everything {', '.join(chapters)} needs is installed.")
+        return 0
     if not install:
         print("The workbook uses these Debian/Ubuntu packages:\n  " + " ".join(PACKAGES))
         return 0

@@ -305,7 +305,8 @@ def test_run_autograder_keeps_the_key_from_student_code(tmp_path):
 def test_handout_ships_the_workflow_as_the_points_make_it_now(tmp_path, monkeypatch, capsys):
     """A point changed and `make classroom` forgotten: the handout's
     classroom.yml is the one the points make now, and the run says so."""
-    monkeypatch.setattr(package, "classroom_yml", lambda root=ROOT: "# the points of today\n")
+    monkeypatch.setattr(package, "classroom_yml",
+                        lambda root=ROOT, chapters=None: "# the points of today\n")
     dest = package.make_handout(tmp_path / "handout")
     assert (dest / package.CLASSROOM_YML).read_text() == "# the points of today\n"
     assert "out of date" in capsys.readouterr().out

@@ -237,7 +237,6 @@ def test_compile_logs_of_builds():
 
 # -- GitHub Classroom ------------------------------------------------------------------------
 
-COMMAND_INPUTS = {"test-name", "setup-command", "command", "timeout", "max-score"}
 
 
 def test_classroom_workflow_is_current_and_complete():
@@ -249,16 +248,19 @@ def test_classroom_workflow_is_current_and_complete():
     assert flow["permissions"] == {"checks": "write", "actions": "read", "contents": "read"}
     job = flow["jobs"]["run-autograding-tests"]
     assert job["runs-on"] == "ubuntu-latest"
+    assert "is_template" in job["if"] and "github-classroom[bot]" in job["if"]
     steps = job["steps"]
     assert steps[0]["uses"].startswith("actions/checkout@")
-    graders = [s for s in steps if s.get("uses") == "education/autograding-command-grader@v1"]
-    assert [g["with"]["test-name"] for g in graders] == list(CHAPTERS)
-    for g, chapter in zip(graders, CHAPTERS):
-        assert set(g["with"]) == COMMAND_INPUTS, g["with"]
-        assert g["with"]["command"] == f'bash -c "make check CHAPTER={chapter} 2>&1"'
-        assert 0 < int(g["with"]["timeout"]) <= 60
-        assert float(g["with"]["max-score"]) == package.chapter_max_points(chapter)
-        assert g["id"][0].isalpha()
+    chapters = package.classroom_chapters()
+    # what the graded chapters need, installed once, before any of them runs
+    assert steps[1]["run"] == f'sudo make deps CHAPTER="{" ".join(chapters)}"'
+    graders = steps[2:-1]
+    assert [g["name"] for g in graders] == chapters
+    for g, chapter in zip(graders, chapters):
+        assert g["run"].splitlines() == [f"make check CHAPTER={chapter} || true",
+                                         f'make classroom-result CHAPTER={chapter} '
+                                         '>> "$GITHUB_OUTPUT"']
+        assert 0 < int(g["timeout-minutes"]) <= 60 and g["id"][0].isalpha()
     reporter = steps[-1]
     assert reporter["uses"] == "education/autograding-grading-reporter@v1"
     ids = [g["id"] for g in graders]
@@ -266,6 +268,38 @@ def test_classroom_workflow_is_current_and_complete():
     # the reporter reads each runner's result from <ID upper-cased>_RESULTS
     assert reporter["env"] == {f"{i.upper()}_RESULTS": f"${{{{steps.{i}.outputs.result}}}}"
                                for i in ids}
+
+
+def test_classroom_workflow_for_some_chapters_installs_only_what_they_need(tmp_path):
+    text = package.classroom_yml(ROOT, ["01_hello"])
+    flow = yaml.safe_load(text)
+    steps = flow["jobs"]["run-autograding-tests"]["steps"]
+    assert steps[1]["run"] == 'sudo make deps CHAPTER="01_hello"'
+    assert [s["name"] for s in steps[2:-1]] == ["01_hello"]
+    (tmp_path / ".github" / "workflows").mkdir(parents=True)
+    (tmp_path / package.CLASSROOM_YML).write_text(text)
+    assert package.classroom_chapters(tmp_path) == ["01_hello"]  # make handout keeps it
+
+
+def test_classroom_result_carries_the_points_test_by_test(tmp_path):
+    """What the reporter adds up: each test's points as make check gave them."""
+    import base64
+    (tmp_path / "student").mkdir()
+    (tmp_path / "student" / reports.GRADESCOPE_NAME).write_text(json.dumps({"tests": [
+        {"name": "01_hello/hello_server test_a", "status": "passed", "score": 3, "output": ""},
+        {"name": "01_hello/hello_client test_b", "status": "failed", "score": 0,
+         "output": "Expected: x"},
+        {"name": "04_iterative_echo/echo_server test_c", "status": "passed", "score": 2}]}))
+    line = package.classroom_result("01_hello", tmp_path)
+    assert line.startswith("result=")
+    got = json.loads(base64.b64decode(line[len("result="):]))
+    assert got["max_score"] == package.chapter_max_points("01_hello")
+    assert [(t["name"], t["status"], t["score"]) for t in got["tests"]] == [
+        ("01_hello/hello_server test_a", "pass", 3), ("01_hello/hello_client test_b", "fail", 0)]
+    assert got["status"] == "fail" and got["tests"][1]["message"] == "Expected: x"
+    nothing = json.loads(base64.b64decode(package.classroom_result(
+        "01_hello", tmp_path / "none")[len("result="):]))
+    assert nothing["tests"][0]["score"] == 0 and nothing["max_score"] > 0
 
 
 def test_make_check_that_cannot_grade_still_writes_results(tmp_path):

@@ -198,8 +198,8 @@ class Graded:
     compile_logs: dict[str, str] = field(default_factory=dict)
     build_states: dict[str, str] = field(default_factory=dict)  # reports.build_states
     untouched: set[str] = field(default_factory=set)  # exercises still the starter (untouched)
-    pinned: dict | None = None   # DEADLINE: {line, commit, later} (harness/deadline.py)
     warnings: dict[str, str] = field(default_factory=dict)  # the compiler's, by exercise
+    pinned: dict | None = None   # DEADLINE: {line, commit, later} (harness/deadline.py)
 
     def chapter_points(self, chapter: str) -> tuple[float, float]:
         return scores.total([s for s in self.scored if s.chapter == chapter])

@@ -398,6 +398,68 @@ def contained(out: Path) -> list[str]:
     return breaches
 
 
+def _fails(g: batch.Graded) -> list[str]:
+    return sorted({f"{s.exercise} {s.label}" for s in g.scored if s.outcome != "passed"})
+
+
+def demo_expected(graded: list[batch.Graded], chapters: list[str]) -> str:
+    """tests/demo-class/expected.toml from a grading: per student, each
+    chapter's status and the tests that fail. No points: they follow from
+    the chapters' points.toml, so changing a point needs no edit here."""
+    lines = ["# How grading the demo class must come out (tests/classgrade.py demo",
+             "# --expected): per student, each chapter's status (as in class.csv) and",
+             "# the tests that fail. The points follow from the chapters' points.toml.",
+             "# Rewrite it with: /usr/bin/python3 tests/classgrade.py demo "
+             "--update-expected tests/demo-class/expected.toml", ""]
+    for g in sorted(graded, key=lambda g: g.student.name):
+        row = batch.row_of(g, chapters)
+        lines.append(f"[{g.student.name}]")
+        lines.append("status = { " + ", ".join(f'"{ch}" = "{row["status"][ch]}"'
+                                             for ch in chapters) + " }")
+        fails = _fails(g)
+        lines.append("fails = [" + "".join(f'\n  "{f}",' for f in fails)
+                     + ("\n]" if fails else "]"))
+        lines.append("")
+    return "\n".join(lines)
+
+
+def compare_demo(graded: list[batch.Graded], chapters: list[str], expected: Path) -> list[str]:
+    """What differs from expected.toml (demo_expected), one line each; and
+    the points: each row must add up from points.toml (possible minus the
+    points of the tests that fail)."""
+    want = tomllib.loads(expected.read_text())
+    problems = []
+    names = {g.student.name for g in graded}
+    problems += [f"{n}: expected, but not graded" for n in sorted(set(want) - names)]
+    for g in sorted(graded, key=lambda g: g.student.name):
+        w = want.get(g.student.name)
+        if w is None:
+            problems.append(f"{g.student.name}: graded, but not in {expected.name}")
+            continue
+        row = batch.row_of(g, chapters)
+        if row["status"] != w.get("status"):
+            problems.append(f"{g.student.name}: status {row['status']}, expected "
+                            f"{w.get('status')}")
+        got, exp = set(_fails(g)), set(w.get("fails", []))
+        for f in sorted(got - exp):
+            problems.append(f"{g.student.name}: fails {f} (expected to pass)")
+        for f in sorted(exp - got):
+            problems.append(f"{g.student.name}: passes {f} (expected to fail)")
+        for ch in chapters:
+            earned, possible = g.chapter_points(ch)
+            lost = sum(s.max_points - s.points for s in g.scored if s.chapter == ch)
+            if (g.scored and abs(possible - package_max(ch)) > 1e-9) or \
+                    abs(earned - (possible - lost)) > 1e-9:
+                problems.append(f"{g.student.name}: {ch} scores {earned} of {possible}, "
+                                f"which points.toml does not give")
+    return problems
+
+
+def package_max(chapter: str) -> float:
+    from .packaging import chapter_max_points
+    return chapter_max_points(chapter)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     spec = ROOT / "tests" / "demo-class" / "class.toml"
     class_dir = paths.build_dir() / "demo-class" / "submissions"
@@ -413,13 +475,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
         log("the demo class's hostile students reached what they must not:\n  "
             + "\n  ".join(breaches))
         return 1
-    if args.expected:
-        want = Path(args.expected).read_text()
-        if got != want:
-            log(f"the demo class's table differs from {args.expected}:")
-            import difflib
-            log("".join(difflib.unified_diff(want.splitlines(True), got.splitlines(True),
-                                             "expected", "got")))
+    if args.update_expected:
+        reports.write_atomic(Path(args.update_expected), demo_expected(graded, chapters))
+        log(f"wrote {args.update_expected}")
+    elif args.expected:
+        problems = compare_demo(graded, chapters, Path(args.expected))
+        if problems:
+            log(f"the demo class was not graded as {args.expected} says:\n  "
+                + "\n  ".join(problems) + "\n" + got)
             return 1
     elif not args.quiet:
         print(got, end="")

@@ -204,7 +204,7 @@ def run(jobs: str = "auto", seed: int | None = None, verbose: bool = False,
         print(paint(f"chapter {chapter} only: the harness's own tests and the demo class "
                     "were left out (make test runs everything)", YELLOW))
         return checks.finish(t0)
-    checks.record("demo class graded by make grade as tests/demo-class/expected.csv says",
+    checks.record("demo class graded by make grade as tests/demo-class/expected.toml says",
                   *finish_demo_class(demo))
     return checks.finish(t0)
 
@@ -231,7 +231,7 @@ def start_demo_class() -> subprocess.Popen:
     """tests/classgrade.py demo, in the background (it mostly waits)."""
     return subprocess.Popen(
         [sys.executable, str(ROOT / "tests" / "classgrade.py"), "demo", "--quiet", "--jobs",
-         "4", "--expected", str(ROOT / "tests" / "demo-class" / "expected.csv")],
+         "4", "--expected", str(ROOT / "tests" / "demo-class" / "expected.toml")],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True, errors="replace", start_new_session=True)
 

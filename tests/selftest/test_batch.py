@@ -130,6 +130,24 @@ def test_a_regrade_merges_with_the_students_graded_before(tmp_path):
     assert kept == [] and {p.name for p in aside.iterdir()} >= {"bob", "cat"}
 
 
+def test_the_demo_class_is_compared_by_failing_tests_not_by_figures(tmp_path):
+    from harness import classrun
+    g = _graded("ann", [_scored("ann", "01_hello", "test_a", True),
+                        _scored("ann", "01_hello", "test_b", False)])
+    expected = tmp_path / "expected.toml"
+    expected.write_text(classrun.demo_expected([g], ["01_hello"]))
+    assert 'fails = [\n  "01_hello/x test_b",\n]' in expected.read_text()
+    problems = classrun.compare_demo([g], ["01_hello"], expected)
+    # the figures: the made-up tests are not 01_hello's, so its possible points differ
+    assert problems and all("which points.toml does not give" in p for p in problems)
+    g2 = _graded("ann", [_scored("ann", "01_hello", "test_a", False),
+                         _scored("ann", "01_hello", "test_b", True)])
+    problems = classrun.compare_demo([g2], ["01_hello"], expected)
+    assert "ann: fails 01_hello/x test_a (expected to pass)" in problems
+    assert "ann: passes 01_hello/x test_b (expected to fail)" in problems
+    assert classrun.compare_demo([], ["01_hello"], expected) == ["ann: expected, but not graded"]
+
+
 def test_batch_failure_summary_ranks_tests_by_failures():
     graded = [_graded(n, [_scored(n, "01_hello", "t_often", False,
                                   message=f"What the test did: port {20000 + i}\nGot: nothing"),

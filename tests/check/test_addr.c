@@ -213,6 +213,14 @@ static unsigned below(unsigned n)
     return (unsigned)(rng() % n);
 }
 
+/* Under valgrind (make valgrind) the harness sets WORKBOOK_CHECK_QUICK:
+ * memcheck is some twenty times slower, and finds a bad memory access on
+ * the first inputs of each kind, so the long loops try one input in 20. */
+static long step(void)
+{
+    return getenv("WORKBOOK_CHECK_QUICK") != NULL ? 20 : 1;
+}
+
 /* ==== byte order ========================================================= */
 
 START_TEST(test_to_net16_bytes)
@@ -298,7 +306,7 @@ START_TEST(test_byte_order_matches_libc)
     uint32_t v;
     int i;
 
-    for (v = 0; v <= 0xFFFF; v++) {
+    for (v = 0; v <= 0xFFFF; v += (uint32_t)step()) {
         uint16_t h = (uint16_t)v;
 
         check_msg(to_net16(h) == libc_htons(h), "to_net16(0x%04X) = 0x%04X, htons() "
@@ -307,7 +315,7 @@ START_TEST(test_byte_order_matches_libc)
                       "gives 0x%04X", h, from_net16(h), libc_ntohs(h));
     }
     rng_state = 3;
-    for (i = 0; i < 100000; i++) {
+    for (i = 0; i < 100000; i += (int)step()) {
         uint32_t h = (uint32_t)rng();
 
         check_msg(to_net32(h) == libc_htonl(h), "to_net32(0x%08X) = 0x%08X, htonl() "
@@ -452,9 +460,11 @@ START_TEST(test_parse_matches_libc_on_combinations)
         for (b = 0; b < n; b++)
             for (c = 0; c < n; c++)
                 for (d = 0; d < n; d++) {
+                    if (count++ % step() != 0)
+                        continue;
                     snprintf(text, sizeof text, "%s.%s.%s.%s",
                              parts[a], parts[b], parts[c], parts[d]);
-                    compare_parse(text, "combination", count++);
+                    compare_parse(text, "combination", count - 1);
                 }
     assert_own_code();
 }
@@ -472,8 +482,11 @@ static size_t hostile_part(char *p, size_t room)
         "+0", "-1", "+255", " ", "\t", "a", "z", "/", ":", ",", ";", "\n", "\r", "\x7f",
         "\xc3\xa9", "1e2", "0b1", "\xff",
     };
-    unsigned kind = below(20);
+    unsigned kind = below(32);
     int n = 0;
+
+    if (kind >= 20)
+        kind = 0;                                   /* 23 in 32: a valid part */
 
     if (kind < 11) {                                /* a valid part, mostly */
         n = snprintf(p, room, "%u", below(4) == 0 ? below(10) : below(256));
@@ -573,7 +586,7 @@ START_TEST(test_parse_matches_libc_on_hostile_strings)
     long i;
 
     rng_state = 20260301;                           /* fixed: the same strings every run */
-    for (i = 0; i < 60000; i++) {
+    for (i = 0; i < 60000; i += step()) {
         hostile_string(text, sizeof text);
         compare_parse(text, "hostile string", i);
     }
@@ -693,7 +706,7 @@ START_TEST(test_format_matches_libc)
     long i;
 
     rng_state = 7;
-    for (i = 0; i < 40000; i++) {
+    for (i = 0; i < 40000; i += step()) {
         uint8_t b[4];
         struct in_addr a;
         socklen_t size;

@@ -30,6 +30,7 @@ from .procs import ProcessGroup
 
 CHECK_TIMEOUT = 5      # seconds per Check test (CK_DEFAULT_TIMEOUT)
 SUITE_LIMIT = 60       # seconds for the whole Check run
+VALGRIND_SLOWER = 12   # both, times this, under valgrind
 NS = "{http://check.sourceforge.net/ns}"
 
 
@@ -55,16 +56,25 @@ def run_suite(prog, binary: str) -> dict[str, tuple[str, str, str]]:
         if not out.exists() or out.stat().st_mtime < Path(binary).stat().st_mtime:
             work = jail.workdir("check")
             tmp = work / "check.xml"
-            env = dict(prog.env, CK_FORK="yes", CK_DEFAULT_TIMEOUT=str(CHECK_TIMEOUT),
+            argv, slower = [binary], 1
+            if prog.sub.valgrind:
+                # make valgrind: the unit runs under memcheck too (it follows
+                # Check's forks), some twenty times slower
+                from .plugin import VALGRIND
+                argv, slower = [*VALGRIND, binary], VALGRIND_SLOWER
+            env = dict(prog.env, **({"WORKBOOK_CHECK_QUICK": "1"} if slower > 1 else {}),
+                       CK_FORK="yes",
+                       CK_DEFAULT_TIMEOUT=str(CHECK_TIMEOUT * slower),
                        CK_XML_LOG_FILE_NAME=str(tmp), CK_VERBOSITY="silent")
             group = ProcessGroup(cwd=work)
             try:
-                proc = group.start([binary], env=env, limit=SUITE_LIMIT,
+                proc = group.start(argv, env=env, limit=SUITE_LIMIT * slower,
                                    label=Path(binary).name,
                                    jail={"files": {binary: Path(binary)}})
-                proc.wait_exit(SUITE_LIMIT + 5)
+                proc.wait_exit(SUITE_LIMIT * slower + 5)
             finally:
                 group.close()
+            _note_valgrind(prog, proc, out)
             if not tmp.exists():
                 pytest.fail(f"the Check tests of {prog.ex.main_file} did not finish "
                             f"({describe_exit(proc)}):\n{tail(proc.stderr_text())}",
@@ -81,10 +91,27 @@ def run_suite(prog, binary: str) -> dict[str, tuple[str, str, str]]:
     return results
 
 
+def _note_valgrind(prog, proc, out: Path) -> None:
+    """Under valgrind: keep what it found beside the results (or nothing)."""
+    found = out.with_suffix(".valgrind")
+    found.unlink(missing_ok=True)
+    if prog.sub.valgrind:
+        from .plugin import VALGRIND_MARK
+        err = proc.stderr_text()
+        m = VALGRIND_MARK.search(err)
+        if m:
+            found.write_text(err[max(0, m.start() - 200):m.start() + 2500])
+
+
 def judge(prog) -> None:
-    """Fail the current pytest test unless its Check test (prog.case) passed."""
+    """Fail the current pytest test unless its Check test (prog.case) passed
+    (and, under valgrind, unless memcheck found nothing in the whole run)."""
     binary = prog.require_build()
     results = run_suite(prog, binary)
+    found = Path(binary).with_suffix(".valgrind")
+    if prog.sub.valgrind and found.exists():
+        pytest.fail(f"valgrind found a problem while the Check tests ran "
+                    f"{prog.ex.main_file}:\n{found.read_text()}", pytrace=False)
     if prog.case not in results:
         pytest.fail(f"the Check test {prog.case} did not run (did {prog.ex.main_file} "
                     "crash the test program?)", pytrace=False)

@@ -4,8 +4,7 @@ result: one pytest test per Check test, as the review questions are one per
 question. The same machinery as chapter 00's test_wire (its module keeps its
 own copy); a chapter whose unit is graded by Check uses this:
 
-    def cases(ex):
-        return checksuite.cases(ex)
+    cases = checksuite.cases
 
     @pytest.mark.role("addr")
     def test_addr(prog):

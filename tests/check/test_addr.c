@@ -446,10 +446,10 @@ static void compare_parse(const char *text, const char *where, long n)
 
 START_TEST(test_parse_matches_libc_on_combinations)
 {
-    /* Every address made of four of these parts: 24^4 = 331776 strings. */
+    /* Every address made of four of these parts: 18^4 = 104976 strings. */
     static const char *const parts[] = {
-        "", "0", "1", "9", "00", "01", "10", "99", "100", "199", "249", "250", "255", "256",
-        "260", "300", "999", "1000", "+1", "-0", " 1", "1 ", "0x1", "a",
+        "", "0", "1", "00", "01", "10", "99", "100", "199", "255", "256", "300", "1000",
+        "+1", " 1", "1 ", "0x1", "a",
     };
     const size_t n = sizeof parts / sizeof parts[0];
     char text[64];
@@ -586,7 +586,7 @@ START_TEST(test_parse_matches_libc_on_hostile_strings)
     long i;
 
     rng_state = 20260301;                           /* fixed: the same strings every run */
-    for (i = 0; i < 60000; i += step()) {
+    for (i = 0; i < 30000; i += step()) {
         hostile_string(text, sizeof text);
         compare_parse(text, "hostile string", i);
     }

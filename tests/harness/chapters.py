@@ -91,6 +91,13 @@ EXERCISES: tuple[Exercise, ...] = (
         contract=Contract("hello_client", ("127.0.0.1", "9190", "extra"), port="client",
                           refused_stdin=b""), partner="hello_server"),
     _ex("01_hello", "review", "review", "answer the review questions"),
+    _ex("03_addresses", "addr", "check",
+        "write the byte-order conversions, the IPv4 parser and formatter, fill_sockaddr"),
+    _ex("03_addresses", "addr_show", "posix",
+        "print the bytes and fields of the struct sockaddr_in for an address and a port",
+        sources=("addr_show.c", "addr.c"),
+        contract=Contract("addr_show", ("127.0.0.1", "9190", "extra"), port="client")),
+    _ex("03_addresses", "review", "review", "answer the review questions"),
     _ex("04_iterative_echo", "echo_server", "posix",
         "serve five clients one after another, echoing every byte",
         contract=Contract("echo_server", ("9190", "extra"), **SERVER), listens=True),
@@ -114,9 +121,9 @@ CHAPTERS: tuple[str, ...] = tuple(dict.fromkeys(e.chapter for e in EXERCISES))
 # are the textbook's chapters; 00 (the bytes of a TCP conversation, by hand:
 # checksums, headers, pcap) is the companion to read alongside the textbook's
 # chapter 05 on TCP's internals, once sockets are familiar, so it comes last.
-SUGGESTED_ORDER: tuple[str, ...] = ("01_hello", "04_iterative_echo", "04_windows_echo",
-                                    "00_layered_model")
-CHECK_SUITES = {"wire": "tests/check/test_wire.c"}
+SUGGESTED_ORDER: tuple[str, ...] = ("01_hello", "03_addresses", "04_iterative_echo",
+                                    "04_windows_echo", "00_layered_model")
+CHECK_SUITES = {"wire": "tests/check/test_wire.c", "addr": "tests/check/test_addr.c"}
 
 
 def exercises(chapter: str | None = None) -> list[Exercise]:

@@ -14,7 +14,7 @@ import pytest
 
 from harness import editor
 from harness.build import CC, WIN_CC
-from harness.chapters import ROOT
+from harness.chapters import CHECK_SUITES, ROOT
 
 COMPILE_TIMEOUT = 60
 
@@ -28,7 +28,7 @@ def _generate(tmp_path: Path) -> list[dict]:
 def test_compile_commands_list_every_c_file(tmp_path):
     items = _generate(tmp_path)
     wanted = {p for tree in editor.TREES for p in (ROOT / tree).glob("*/*.c")}
-    wanted.add(ROOT / "tests" / "check" / "test_wire.c")
+    wanted.update(ROOT / suite for suite in CHECK_SUITES.values())
     listed = [Path(e["file"]) for e in items]
     assert len(listed) == len(set(listed)), "a file is listed twice"
     assert set(listed) == wanted
@@ -48,6 +48,8 @@ def test_compile_commands_use_the_graders_compilers_and_flags(tmp_path):
         assert {"-std=c11", "-Wall", "-Wextra", "-Wpedantic"} <= set(args)
         if path.name == "test_wire.c":
             assert f"-I{ROOT / 'chapters' / '00_layered_model'}" in args
+        elif path.name == "test_addr.c":
+            assert f"-I{ROOT / 'chapters' / '03_addresses'}" in args
         else:
             assert f"-I{path.parent}" in args
 

@@ -11,7 +11,6 @@ reply until the client closes. Files are compared by SHA-256."""
 from __future__ import annotations
 
 import hashlib
-import os
 import socket
 import time
 from dataclasses import replace
@@ -42,6 +41,23 @@ def _sha(data: bytes) -> str:
 
 def _described(data: bytes) -> str:
     return f"{len(data)} bytes, SHA-256 {_sha(data)[:16]}..."
+
+
+def _size(data: bytes) -> str:
+    return f"{len(data)} bytes"
+
+
+def _big_file(size: int) -> bytes:
+    """`size` bytes of random data, cheaply: blocks of 1 MiB from one random
+    block, each made unique by its number in its first 8 bytes (and NUL
+    bytes in every block), so that a piece sent twice, left out or out of
+    order changes the SHA-256."""
+    block = bytearray(random_binary(1 << 20))
+    out = bytearray()
+    for i in range(-(-size // len(block))):
+        block[:8] = i.to_bytes(8, "little")
+        out += block
+    return bytes(out[:size])
 
 
 # -- file_server ----------------------------------------------------------------
@@ -77,9 +93,10 @@ def _serve_file(prog, procs, content: bytes, reply: bytes, pieces: tuple[int, ..
     slow = _slow(prog)
     server, port = start_server(prog, procs, extra=("served.bin",))
     did = (f"started `{command_line(prog, str(port), 'served.bin')}` on {what} "
-           f"({_described(content)}), connected and read until the end of stream")
+           f"({_size(content)}), connected and read until the end of stream")
     with connect(port, timeout=10 * slow) as sock:
-        got, why = _recv_file(sock, 20 * slow)
+        # an upper bound only: 3 s, and 1 s more per 2 MiB
+        got, why = _recv_file(sock, (3 + len(content) / (2 << 20)) * slow)
         if why or got != content:
             if why == "timeout":
                 hint = ("The end of stream never came: after the last byte of the file "
@@ -133,7 +150,7 @@ def test_file_server_binary_file(prog, procs):
 def test_file_server_large_file(prog, procs):
     # a reply of its own, so that a server printing a fixed text cannot pass
     reply = b"Thanks " + random_text(20)
-    _serve_file(prog, procs, os.urandom(BIG), reply, (), "a 32 MiB file")
+    _serve_file(prog, procs, _big_file(BIG), reply, (), "a 32 MiB file")
 
 
 @pytest.mark.role("file_server")
@@ -202,7 +219,7 @@ def _client_run(prog, procs, content: bytes, pieces: tuple[int, ...], what: str,
     rc = client.wait_exit(limit * slow)
     server.close()
     did = (f"ran `{command_line(prog, *args)}` against a test server that sends {what} "
-           f"({_described(content)})"
+           f"({_size(content)})"
            + (" in pieces, each once the client had read the one before," if pieces else "")
            + " then shuts down its sending half (SHUT_WR) and reads the reply until the "
              "client closes")
@@ -255,7 +272,7 @@ def test_file_client_binary_file(prog, procs):
 def test_file_client_large_file(prog, procs):
     if procs.limits is not None:  # the file is larger than the usual 16 MiB limit
         procs.limits = replace(procs.limits, file_size=BIG + (8 << 20))
-    _client_run(prog, procs, os.urandom(BIG), (), "a 32 MiB file")
+    _client_run(prog, procs, _big_file(BIG), (), "a 32 MiB file")
 
 
 @pytest.mark.role("file_client")

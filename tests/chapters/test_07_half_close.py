@@ -95,8 +95,8 @@ def _serve_file(prog, procs, content: bytes, reply: bytes, pieces: tuple[int, ..
     did = (f"started `{command_line(prog, str(port), 'served.bin')}` on {what} "
            f"({_size(content)}), connected and read until the end of stream")
     with connect(port, timeout=10 * slow) as sock:
-        # an upper bound only: 3 s, and 1 s more per 2 MiB
-        got, why = _recv_file(sock, (3 + len(content) / (2 << 20)) * slow)
+        # an upper bound only: 5 s, and 1 s more per 2 MiB
+        got, why = _recv_file(sock, (5 + len(content) / (2 << 20)) * slow)
         if why or got != content:
             if why == "timeout":
                 hint = ("The end of stream never came: after the last byte of the file "

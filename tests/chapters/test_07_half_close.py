@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import socket
-import time
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 

@@ -10,6 +10,7 @@ reply until the client closes. Files are compared by SHA-256."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import socket
 from dataclasses import replace
@@ -45,6 +46,7 @@ def _size(data: bytes) -> str:
     return f"{len(data)} bytes"
 
 
+@functools.lru_cache(maxsize=1)   # both programs' large-file tests share it
 def _big_file(size: int) -> bytes:
     """`size` bytes of random data, cheaply: blocks of 1 MiB from one random
     block, each made unique by its number in its first 8 bytes (and NUL

@@ -20,18 +20,26 @@ from harness.scenarios import (check_bad_port_client, check_bad_port_server,
 CHAPTERS = CHAPTERS  # noqa: PLW0127 - this module serves every chapter (harness/plugin.py)
 
 
+def _make_files(c: Contract, procs) -> None:
+    """The files the contract's extra arguments name, in the test folder."""
+    for name in c.files:
+        (procs.cwd / name).write_bytes(b"a file for the argument tests\n")
+
+
 def _clauses(c: Contract) -> dict[str, Callable]:
+    extra = list(c.extra)
     tests: dict[str, Callable] = {
         "usage": lambda prog, procs: check_usage(prog, procs, list(c.too_many))}
     if c.port == "server":
-        tests["bad_port"] = lambda prog, procs: check_bad_port_server(prog, procs)
+        tests["bad_port"] = lambda prog, procs: check_bad_port_server(prog, procs, extra)
     elif c.port == "client":
-        tests["bad_port"] = lambda prog, procs: check_bad_port_client(prog, procs)
+        tests["bad_port"] = lambda prog, procs: check_bad_port_client(prog, procs, extra)
     if c.bind_fails:
-        tests["bind_fails"] = lambda prog, procs: check_bind_fails(prog, procs)
+        tests["bind_fails"] = lambda prog, procs: check_bind_fails(prog, procs, extra)
     if c.refused_stdin is not None:
         stdin = c.refused_stdin
-        tests["refused"] = lambda prog, procs: check_refused(prog, procs, extra_stdin=stdin)
+        tests["refused"] = lambda prog, procs: check_refused(prog, procs, extra_stdin=stdin,
+                                                             extra=extra)
     return tests
 
 
@@ -45,7 +53,8 @@ def _make_tests() -> dict[str, Callable]:
         for clause, body in _clauses(ex.contract).items():
             name = f"test_{ex.contract.prefix}_{clause}"
 
-            def test(prog, procs, _body=body):
+            def test(prog, procs, _body=body, _c=ex.contract):
+                _make_files(_c, procs)
                 _body(prog, procs)
             test.__name__ = test.__qualname__ = name
             test.__doc__ = f"{ex.role}: the argument contract, {clause.replace('_', ' ')}"

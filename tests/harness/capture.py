@@ -118,13 +118,14 @@ def permission_problem(dumpcap: str, command: str, euid: int | None = None) -> s
 
 @dataclass
 class Capture:
-    """dumpcap on loopback, for the TCP port `port`, into folder/trace.pcap."""
+    """dumpcap on loopback, for the TCP (or UDP) port `port`, into folder/trace.pcap."""
 
     dumpcap: str
     port: int
     folder: Path
     procs: ProcessGroup
     command: str = "make trace"   # for the how-to-enable message
+    transport: str = "tcp"        # "tcp" | "udp": which packets of the port
 
     def __post_init__(self) -> None:
         self.file = self.folder / "trace.pcap"
@@ -135,7 +136,7 @@ class Capture:
 
     @property
     def filter(self) -> str:
-        return f"tcp port {self.port}"
+        return f"{self.transport} port {self.port}"
 
     def start(self, timeout: float = 10.0) -> None:
         """Start dumpcap and wait until it captures; CaptureUnavailable (with

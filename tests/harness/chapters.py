@@ -23,6 +23,11 @@ class Contract:
     port: str = ""                  # "server" (argv[1] is a port), "client" (argv[2]), ""
     bind_fails: bool = False        # a server whose port is taken must say `bind`
     refused_stdin: bytes | None = None  # a client: nothing listening (stdin to give it)
+    # arguments after the port (a server) or after the address and port (a
+    # client) in every run the contract tests make, e.g. a file to serve;
+    # `files` are made in the test folder first, so that such a name is real
+    extra: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
 
 
 SERVER = dict(port="server", bind_fails=True)
@@ -114,6 +119,16 @@ EXERCISES: tuple[Exercise, ...] = (
     _ex("04_windows_echo", "echo_client_win", "windows",
         "the echo client again, with Winsock", role="echo_client", partner="echo_server"),
     _ex("04_windows_echo", "review", "review", "answer the review questions"),
+    _ex("07_half_close", "file_server", "posix",
+        "send a whole file, shutdown(SHUT_WR), then print the client's reply",
+        contract=Contract("file_server", ("9190", "served.txt", "extra"), extra=("served.txt",),
+                          files=("served.txt",), **SERVER), listens=True),
+    _ex("07_half_close", "file_client", "posix",
+        "store the file until the end of stream, then send exactly Thank you",
+        contract=Contract("file_client", ("127.0.0.1", "9190", "received.bin", "extra"),
+                          port="client", refused_stdin=b"", extra=("received.bin",)),
+        partner="file_server"),
+    _ex("07_half_close", "review", "review", "answer the review questions"),
 )
 
 CHAPTERS: tuple[str, ...] = tuple(dict.fromkeys(e.chapter for e in EXERCISES))

@@ -48,11 +48,37 @@ from .procs import (Proc, ProcessGroup, ProgramExited, WaitTimeout, become_subre
                     reap_orphans)
 
 ECHO_LINES = b"hello\nhow are you?\nQ\n"
-# chapter: (server, client, the client's stdin in `make trace`)
-SCENARIOS: dict[str, tuple[str, str, bytes | None]] = {
-    "01_hello": ("hello_server", "hello_client", None),
-    "04_iterative_echo": ("echo_server", "echo_client", ECHO_LINES),
-    "04_windows_echo": ("echo_server_win", "echo_client_win", ECHO_LINES),
+SERVED_TEXT = (b"A small file for make try and make trace.\n"
+               b"The server sends it, then shuts down its sending half.\n")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """What make try and make trace run for a chapter (make run too, for
+    one of its two programs)."""
+    server: str                       # the exercise names
+    client: str
+    lines: bytes | None = None        # the client's stdin in `make trace` (and the hint in try)
+    server_args: tuple[str, ...] = () # the server's arguments after the port
+    client_args: tuple[str, ...] = () # the client's after the IP address and port
+    # files made first in the chapter's own folder under the programs'
+    # folder (build/live/<chapter>/, emptied each time); "{dir}" in an
+    # argument is that folder, as the programs (which run in build/live/) see it
+    files: tuple[tuple[str, bytes], ...] = ()
+    transport: str = "tcp"            # "tcp" | "udp": the capture filter, how to wait for the server
+
+    def args(self, which: tuple[str, ...], folder: str) -> list[str]:
+        return [a.replace("{dir}", folder) for a in which]
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "01_hello": Scenario("hello_server", "hello_client"),
+    "04_iterative_echo": Scenario("echo_server", "echo_client", ECHO_LINES),
+    "04_windows_echo": Scenario("echo_server_win", "echo_client_win", ECHO_LINES),
+    "07_half_close": Scenario("file_server", "file_client",
+                              server_args=("{dir}/served.txt",),
+                              client_args=("{dir}/received.txt",),
+                              files=(("served.txt", SERVED_TEXT),)),
 }
 LIMIT = 1800.0        # seconds make run / make try may run at most
 
@@ -196,6 +222,7 @@ class Session:
         self.fg: subprocess.Popen | None = None
         self.threads: list[threading.Thread] = []
         self._stop = threading.Event()
+        self.transport = "tcp"      # what announce_listening looks for
 
     def __enter__(self) -> "Session":
         become_subreaper()
@@ -229,13 +256,33 @@ class Session:
                 self.threads.append(t)
         return proc
 
-    def wait_listening(self, proc: Proc, port: int, side: Side) -> None:
+    def files_for(self, chapter: str, scenario: Scenario | None) -> str:
+        """Make the scenario's files in build/live/<chapter>/ (emptied
+        first); returns that folder as the programs see it (relative to
+        where they run)."""
+        folder = self.cwd / chapter
+        if scenario is None:
+            return chapter
+        shutil.rmtree(folder, ignore_errors=True)
+        if scenario.files or "{dir}" in " ".join(scenario.server_args + scenario.client_args):
+            folder.mkdir(parents=True, exist_ok=True)
+        for name, data in scenario.files:
+            (folder / name).write_bytes(data)
+        return chapter
+
+    def wait_listening(self, proc: Proc, port: int, side: Side,
+                       transport: str = "tcp") -> None:
         try:
-            wait_listening(proc, port, 20.0 if side.ex.kind == "windows" else 5.0)
+            wait = 20.0 if side.ex.kind == "windows" else 5.0
+            if transport == "udp":
+                wait_udp_bound(proc, port, wait)
+            else:
+                wait_listening(proc, port, wait)
         except (ProgramExited, WaitTimeout) as exc:
             proc.wait_exit(1)
             whose = "your" if side.yours else "the reference"
-            raise LiveError(f"{whose} {side.ex.name} did not listen on port {port}: {exc}. "
+            raise LiveError(f"{whose} {side.ex.name} did not "
+                            f"{'bind' if transport == 'udp' else 'listen on'} port {port}: {exc}. "
                             f"make check CHAPTER={side.ex.chapter} says why.") from None
 
     # the one program in the foreground: the terminal is its own
@@ -265,7 +312,7 @@ class Session:
             while not self._stop.is_set():
                 if self.fg is not None and self.fg.poll() is not None:
                     return
-                if port in listening_ports():
+                if port in (_udp_ports() if self.transport == "udp" else listening_ports()):
                     then()
                     return
                 if time.monotonic() > deadline:
@@ -344,6 +391,32 @@ def _talk_hints(port: int) -> list[str]:
                                        "connects the chapter's client)"]
 
 
+def _udp_ports() -> set[int]:
+    """The local ports of every UDP socket (/proc/net/udp and udp6)."""
+    ports: set[int] = set()
+    for name in ("udp", "udp6"):
+        try:
+            rows = Path(f"/proc/net/{name}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            local = row.split()[1]
+            ports.add(int(local.rsplit(":", 1)[1], 16))
+    return ports
+
+
+def wait_udp_bound(proc: Proc, port: int, timeout: float) -> None:
+    """Wait until a UDP socket is bound to `port` (a UDP server never
+    listens: bind() is all it does before recvfrom())."""
+    deadline = time.monotonic() + timeout
+    while port not in _udp_ports():
+        if not proc.running():
+            raise ProgramExited(f"{proc.label} ended before it bound port {port}")
+        if time.monotonic() > deadline:
+            raise WaitTimeout(f"nothing was bound to UDP port {port} within {timeout:g} s")
+        time.sleep(POLL)  # polling /proc: there is no event to wait on
+
+
 # -- the commands ---------------------------------------------------------------
 
 def _network_programs() -> list[Exercise]:
@@ -369,9 +442,16 @@ def cmd_run(args: argparse.Namespace) -> int:
               f"programs: make trace CHAPTER=01_hello. Programs: {names}")
         return 2
     where = Where.from_args(args)
+    scenario = SCENARIOS.get(ex.chapter)
+    if scenario is not None and ex.name not in (scenario.server, scenario.client):
+        scenario = None   # another program of the chapter: no arguments of the scenario's
+    transport = scenario.transport if scenario else "tcp"
     with Session(where, args.limit, windows=ex.kind == "windows") as s:
         side = yours(ex, where)
         port = free_port()
+        folder = s.files_for(ex.chapter, scenario)
+        server_args = scenario.args(scenario.server_args, folder) if scenario else []
+        client_args = scenario.args(scenario.client_args, folder) if scenario else []
         print(f"make run: {ex.key}, {side.note}")
         if ex.partner:
             server_ex = next(e for e in exercises(ex.chapter) if e.role == ex.partner)
@@ -382,11 +462,11 @@ def cmd_run(args: argparse.Namespace) -> int:
                 server = pick(server_ex, where)
                 whose = f"Your {server_ex.name} (this copy has no reference solutions)"
             label = f"{'your' if server.yours else 'reference'} {server_ex.name}"
-            proc = s.background(server, str(port), label=label)
-            s.wait_listening(proc, port, server)
+            proc = s.background(server, str(port), *server_args, label=label)
+            s.wait_listening(proc, port, server, transport)
             print(f"{whose} is listening on port {port}; your {ex.name} connects to it. "
                   "Ctrl-C stops both.", flush=True)
-            rc = s.foreground(side, "127.0.0.1", str(port))
+            rc = s.foreground(side, "127.0.0.1", str(port), *client_args)
         else:
             wait = 20.0 if ex.kind == "windows" else 5.0
 
@@ -400,13 +480,14 @@ def cmd_run(args: argparse.Namespace) -> int:
                      f"{ex.name} called bind() and listen() with the port from "
                      f"argv[1]?".encode())
             print("Ctrl-C stops it.", flush=True)
+            s.transport = transport
             s.announce_listening(port, wait, ready, not_ready)
-            rc = s.foreground(side, str(port))
+            rc = s.foreground(side, str(port), *server_args)
         print(f"[make run] {ex.name} {_status(rc)}", flush=True)
     return 0 if rc in (0, -signal.SIGINT) else 1   # SIGINT: the Ctrl-C that ends it
 
 
-def _scenario(chapter: str | None, command: str) -> tuple[str, str, bytes | None] | None:
+def _scenario(chapter: str | None, command: str) -> Scenario | None:
     if not chapter:
         print(f"Which chapter? make {command} CHAPTER=..., one of: {', '.join(SCENARIOS)}")
         return None
@@ -426,23 +507,30 @@ def cmd_try(args: argparse.Namespace) -> int:
     scenario = _scenario(args.chapter, "try")
     if scenario is None:
         return 2
-    server_name, client_name, lines = scenario
+    lines = scenario.lines
     where = Where.from_args(args)
-    server_ex, client_ex = find(args.chapter, server_name), find(args.chapter, client_name)
+    server_ex, client_ex = find(args.chapter, scenario.server), find(args.chapter, scenario.client)
     with Session(where, args.limit, windows=server_ex.kind == "windows") as s:
         server, client = pick(server_ex, where), pick(client_ex, where)
         print(f"make try: chapter {args.chapter}\n"
               f"  server: {server_ex.name}, {server.note}\n"
               f"  client: {client_ex.name}, {client.note}")
         port = free_port()
-        print(f"[make try] starting the server: {server.shown_argv(str(port))}", flush=True)
-        proc = s.background(server, str(port), label=f"server {server_ex.name}")
-        s.wait_listening(proc, port, server)
+        folder = s.files_for(args.chapter, scenario)
+        server_args = scenario.args(scenario.server_args, folder)
+        client_args = scenario.args(scenario.client_args, folder)
+        if scenario.files or scenario.client_args:
+            print(f"[make try] the programs run in {shown(s.cwd)}; their files are in "
+                  f"{shown(s.cwd / folder)}", flush=True)
+        print(f"[make try] starting the server: {server.shown_argv(str(port), *server_args)}",
+              flush=True)
+        proc = s.background(server, str(port), *server_args, label=f"server {server_ex.name}")
+        s.wait_listening(proc, port, server, scenario.transport)
         what = ("type a line and press Enter to send it; Q (or Ctrl-D) ends the client"
                 if lines else "it prints what the server sends, then ends")
         print(f"[make try] the server listens on port {port}; now the client ({what}; "
               f"Ctrl-C stops both):", flush=True)
-        rc = s.foreground(client, "127.0.0.1", str(port))
+        rc = s.foreground(client, "127.0.0.1", str(port), *client_args)
         print(f"[make try] the client {_status(rc)}", flush=True)
         if proc.wait_exit(0.3) is None:   # a server that ends by itself has its moment
             print("[make try] stopping the server", flush=True)
@@ -465,9 +553,9 @@ def cmd_trace(args: argparse.Namespace) -> int:
     if problem:
         print(problem)
         return 1
-    server_name, client_name, lines = scenario
+    lines = scenario.lines
     where = Where.from_args(args)
-    server_ex, client_ex = find(args.chapter, server_name), find(args.chapter, client_name)
+    server_ex, client_ex = find(args.chapter, scenario.server), find(args.chapter, scenario.client)
     windows = server_ex.kind == "windows"
     with Session(where, 60.0, windows=windows) as s:
         server, client = pick(server_ex, where), pick(client_ex, where)
@@ -475,27 +563,31 @@ def cmd_trace(args: argparse.Namespace) -> int:
         print(f"{command}\n"
               f"  server: {server_ex.name}, {server.note}\n"
               f"  client: {client_ex.name}, {client.note}")
+        folder = s.files_for(args.chapter, scenario)
+        server_args = scenario.args(scenario.server_args, folder)
+        client_args = scenario.args(scenario.client_args, folder)
         cap = capmod.Capture(dumpcap, port, where.build / "trace" / args.chapter, s.procs,
-                             command=command)
+                             command=command, transport=scenario.transport)
         try:
             cap.start()
         except capmod.CaptureUnavailable as exc:
             print(exc)
             return 1
         print(f"  capturing on lo: {cap.filter}")
-        print(f"  $ {server.shown_argv(str(port))}")
-        srv = s.background(server, str(port), show=False, label=server_ex.name)
-        s.wait_listening(srv, port, server)
+        print(f"  $ {server.shown_argv(str(port), *server_args)}")
+        srv = s.background(server, str(port), *server_args, show=False, label=server_ex.name)
+        s.wait_listening(srv, port, server, scenario.transport)
         typed = f"   (typing {lines.decode()!r})" if lines else ""
-        print(f"  $ {client.shown_argv('127.0.0.1', str(port))}{typed}", flush=True)
-        cli = s.background(client, "127.0.0.1", str(port), stdin_data=lines, show=False,
-                           label=client_ex.name)
+        print(f"  $ {client.shown_argv('127.0.0.1', str(port), *client_args)}{typed}",
+              flush=True)
+        cli = s.background(client, "127.0.0.1", str(port), *client_args, stdin_data=lines,
+                           show=False, label=client_ex.name)
         notes = []
         if cli.wait_exit(30.0 if windows else 10.0) is None:
             notes.append(f"the client was still running after {30 if windows else 10} s; "
                          "it was stopped (its kernel then closed the connection)")
             cli.kill()
-        still_open = capmod.settle(port, 2.0)
+        still_open = capmod.settle(port, 2.0) if scenario.transport == "tcp" else []
         if still_open:
             notes.append("connections still open when the capture stopped: "
                          + ", ".join(still_open))

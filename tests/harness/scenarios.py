@@ -25,11 +25,13 @@ def command_line(prog: Program, *args: str) -> str:
 
 
 def start_server(prog: Program, procs: ProcessGroup, port: int | None = None,
-                 limit: float = 30.0) -> tuple[Proc, int]:
-    """Start a server on a free port and wait until it listens there."""
+                 limit: float = 30.0, extra: tuple[str, ...] = ()) -> tuple[Proc, int]:
+    """Start a server on a free port and wait until it listens there.
+    `extra`: its arguments after the port (a file to serve, say)."""
     port = port or free_port()
-    proc = prog.start(procs, str(port), limit=limit)
-    did = f"started `{command_line(prog, str(port))}` and waited for it to listen on port {port}"
+    proc = prog.start(procs, str(port), *extra, limit=limit)
+    did = (f"started `{command_line(prog, str(port), *extra)}` and waited for it to listen "
+           f"on port {port}")
     try:
         wait_listening(proc, port, listen_wait(prog))
     except ProgramExited:
@@ -105,15 +107,19 @@ def _fewer_if_slow(prog: Program, cases: list[tuple[str, str]]) -> list[tuple[st
     return cases
 
 
-def check_bad_port_server(prog: Program, procs: ProcessGroup) -> None:
+def check_bad_port_server(prog: Program, procs: ProcessGroup,
+                          extra: list[str] | tuple[str, ...] = ()) -> None:
+    """`extra`: the arguments after the port (a file to serve, say)."""
     live = free_port()
     cases = _fewer_if_slow(prog, bad_ports(live))
     for arg, why in cases:
-        ends_with_status_1(prog, procs, [arg], f"invalid port: {why}")
+        ends_with_status_1(prog, procs, [arg, *extra], f"invalid port: {why}")
 
 
-def check_bad_port_client(prog: Program, procs: ProcessGroup) -> None:
-    """A client given an invalid port must refuse it, not connect somewhere."""
+def check_bad_port_client(prog: Program, procs: ProcessGroup,
+                          extra: list[str] | tuple[str, ...] = ()) -> None:
+    """A client given an invalid port must refuse it, not connect somewhere.
+    `extra`: the arguments after the port (an output file, say)."""
     live = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     port = free_port()
     live.bind(("127.0.0.1", port))
@@ -122,7 +128,7 @@ def check_bad_port_client(prog: Program, procs: ProcessGroup) -> None:
     cases = _fewer_if_slow(prog, bad_ports(port))
     try:
         for arg, why in cases:
-            proc = prog.start(procs, "127.0.0.1", arg, limit=EXIT_WAIT + 10)
+            proc = prog.start(procs, "127.0.0.1", arg, *extra, limit=EXIT_WAIT + 10)
             deadline = time.monotonic() + EXIT_WAIT + 1.5 * (prog.ex.slowness - 1)
             connected, rc = False, None
             while not connected and time.monotonic() < deadline:
@@ -133,7 +139,7 @@ def check_bad_port_client(prog: Program, procs: ProcessGroup) -> None:
                 except BlockingIOError:
                     if rc is not None:
                         break
-            did = f"ran `{command_line(prog, '127.0.0.1', arg)}` (invalid port: {why})"
+            did = f"ran `{command_line(prog, '127.0.0.1', arg, *extra)}` (invalid port: {why})"
             if connected:
                 fail(did=did, expected="exit status 1 and a message, no connection",
                      got=f"it connected to port {port}: the argument was not checked",
@@ -147,26 +153,31 @@ def check_bad_port_client(prog: Program, procs: ProcessGroup) -> None:
         live.close()
 
 
-def check_bind_fails(prog: Program, procs: ProcessGroup) -> None:
-    """The port is taken by a listening socket: bind must fail, visibly."""
+def check_bind_fails(prog: Program, procs: ProcessGroup,
+                     extra: list[str] | tuple[str, ...] = ()) -> None:
+    """The port is taken by a listening socket: bind must fail, visibly.
+    `extra`: the arguments after the port."""
     taken = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     port = free_port()
     taken.bind(("0.0.0.0", port))
     taken.listen(1)
     try:
-        ends_with_status_1(prog, procs, [str(port)],
+        ends_with_status_1(prog, procs, [str(port), *extra],
                             f"port {port} is already taken by another listening socket",
                             expect_in_stderr="bind")
     finally:
         taken.close()
 
 
-def check_refused(prog: Program, procs: ProcessGroup, extra_stdin: bytes = b"") -> None:
+def check_refused(prog: Program, procs: ProcessGroup, extra_stdin: bytes = b"",
+                  extra: list[str] | tuple[str, ...] = ()) -> None:
+    """`extra`: the arguments after the port."""
     port = free_port()  # nothing listens there
-    proc = prog.start(procs, "127.0.0.1", str(port), limit=EXIT_WAIT + 10,
+    proc = prog.start(procs, "127.0.0.1", str(port), *extra, limit=EXIT_WAIT + 10,
                       stdin_data=extra_stdin)
     rc = proc.wait_exit(EXIT_WAIT + 1.5 * (prog.ex.slowness - 1))
-    did = f"ran `{command_line(prog, '127.0.0.1', str(port))}` with nothing listening there"
+    did = (f"ran `{command_line(prog, '127.0.0.1', str(port), *extra)}` with nothing "
+           "listening there")
     if rc != 1 or "connect" not in proc.stderr_text().lower():
         fail(did=did, expected="exit status 1 and a message on stderr naming connect()",
              got=("still running" if rc is None else f"exit status {rc}")

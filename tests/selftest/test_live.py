@@ -101,6 +101,44 @@ def test_trace_hello_shows_the_whole_conversation(procs, build):
     assert "Message from server: Hello World!" in out, out
 
 
+def test_trace_half_close_shows_the_servers_fin_before_the_reply(procs, build):
+    # chapter 07: the server shuts down its sending half after the file;
+    # the client's 9-byte reply comes after that FIN, then the client's FIN
+    proc = tools(procs, build, "trace", "--chapter", "07_half_close", "--src", str(SOLUTIONS))
+    rc, out = finished(proc, build, 40)
+    try:
+        _, dumpcap = capture.find_tools()
+        problem = capture.permission_problem(dumpcap, "make trace")
+    except capture.CaptureUnavailable as exc:
+        problem = str(exc)
+    if problem:
+        assert rc == 1 and ("dpkg-reconfigure" in out or "make deps" in out), out
+        return
+    assert rc == 0, out
+    rows = [ln.split() for ln in out.splitlines()]
+
+    def first(side: str, flag: str) -> int:
+        arrow = ["server", "->", "client"] if side == "server" else ["client", "->", "server"]
+        return next(i for i, r in enumerate(rows)
+                    if r[1:4] == arrow and len(r) > 4 and flag in r[4].split("+"))
+    fin, reply = first("server", "FIN"), first("client", "PSH")
+    assert fin < reply < first("client", "FIN"), out
+    assert rows[reply][7] == "9" and out.splitlines()[reply].endswith('"Thank you"'), out
+    assert any(r[1:5] == ["client", "->", "server", "FIN+ACK"] for r in rows[reply:]), out
+    assert "server closed first" in out and "none (no RST)" in out, out
+    assert "Message from client: Thank you" in out and "Received file data" in out, out
+
+
+def test_try_half_close_gives_the_programs_their_files(procs, build):
+    proc = tools(procs, build, "try", "--chapter", "07_half_close", "--src", str(SOLUTIONS))
+    rc, out = finished(proc, build)
+    assert rc == 0, out
+    assert "[server file_server] Message from client: Thank you" in out, out
+    assert "Received file data" in out, out
+    received = build / "live" / "07_half_close" / "received.txt"
+    assert received.read_bytes() == live.SERVED_TEXT, out
+
+
 def test_trace_without_tshark_says_how_to_install_it(procs, build):
     proc = tools(procs, build, "trace", "--chapter", "01_hello", "--tshark",
                  "/nonexistent/tshark")

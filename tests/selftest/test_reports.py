@@ -279,6 +279,10 @@ def test_classroom_workflow_for_some_chapters_installs_only_what_they_need(tmp_p
     (tmp_path / ".github" / "workflows").mkdir(parents=True)
     (tmp_path / package.CLASSROOM_YML).write_text(text)
     assert package.classroom_chapters(tmp_path) == ["01_hello"]  # make handout keeps it
+    every = package.classroom_yml(ROOT, list(CHAPTERS))
+    assert "# Chapters graded: all\n" in every   # so a chapter added later is graded too
+    (tmp_path / package.CLASSROOM_YML).write_text(every.replace(CHAPTERS[-1], "99_gone"))
+    assert package.classroom_chapters(tmp_path) == list(CHAPTERS)
 
 
 def test_classroom_result_carries_the_points_test_by_test(tmp_path):

@@ -397,8 +397,8 @@ def test_op_client_request(prog, procs):
 @pytest.mark.role("op_client")
 @pytest.mark.faults
 def test_op_client_reply_in_pieces(prog, procs):
-    operands, op = [65536, 40000, -3], b"*"  # wraps, then negative
-    stdin = b"3\n65536\n40000\n-3\n*\n"
+    operands, op = [65536, 40000, 3], b"*"  # wraps: a negative result
+    stdin = b"3\n65536\n40000\n3\n*\n"
     client, rc, did, value = _run_valid(
         prog, procs, stdin, operands, op, "sends the 4-byte result one byte at a time, "
         "waiting each time until the client has read", pieces=True)

@@ -487,13 +487,10 @@ def test_op_client_server_closes_early(prog, procs):
 BAD_INPUTS = [
     ("count-0", b"0\n+\n", "the count 0"),
     ("count-256", b"256\n+\n", "the count 256"),
-    ("count-word", b"two\n1\n2\n+\n", "a count that is not a number"),
     ("operand-word", b"2\n5\nfive\n+\n", "an operand that is not a number"),
     ("operand-junk", b"1\n12x\n+\n", "the operand `12x`"),
     ("operand-too-big", b"1\n2147483648\n+\n", "the operand 2147483648 (above 2^31 - 1)"),
-    ("operand-too-small", b"1\n-2147483649\n+\n", "the operand -2147483649"),
     ("operator-slash", b"2\n5\n7\n/\n", "the operator `/`"),
-    ("operator-word", b"2\n5\n7\nplus\n", "the operator `plus`"),
     ("eof-count", b"", "no input at all"),
     ("eof-operands", b"3\n1\n2\n", "input that ends after 2 of 3 operands"),
     ("eof-operator", b"1\n5\n", "input that ends before the operator"),

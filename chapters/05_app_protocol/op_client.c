@@ -16,8 +16,8 @@
 #include <errno.h>       /* errno, EINTR, ERANGE */
 #include <netinet/in.h>  /* struct sockaddr_in, in_port_t */
 #include <signal.h>      /* signal(), SIGPIPE, SIG_IGN */
-#include <stdint.h>      /* int32_t, uint32_t, INT32_MAX */
-#include <stdio.h>       /* printf(), scanf(), fflush(), perror() */
+#include <stdint.h>      /* int32_t, uint32_t, INT32_MIN, INT32_MAX */
+#include <stdio.h>       /* printf(), snprintf(), scanf(), perror() */
 #include <stdlib.h>      /* exit(), strtol(), strtoul() */
 #include <string.h>      /* memcpy(), memset(), strcmp() */
 #include <sys/socket.h>  /* socket(), connect() */

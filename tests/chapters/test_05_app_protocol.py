@@ -22,9 +22,15 @@ from harness.net import HOST, connect, recv_exact, recv_until_eof, reset
 from harness.ports import (POLL, connection, free_port, tcp_table, wait_accepted,
                            wait_fin_acked, wait_gone, wait_listening)
 from harness.procs import ProgramExited, WaitTimeout
-from harness.scenarios import EXIT_WAIT, command_line, start_server
+from harness.scenarios import EXIT_WAIT, command_line, listen_wait, start_server
 
 REPLY_WAIT = 2.0     # seconds a reply (or the server's close) may take: it needs milliseconds
+
+
+def _wait(proc, seconds: float = REPLY_WAIT) -> float:
+    """An upper bound for the program to do something: longer under valgrind
+    (make valgrind), which runs a program some 20 times slower."""
+    return seconds * (3 if proc.argv and proc.argv[0] == "valgrind" else 1)
 PROMPTS = ("Operand count: ", "Operator: ")
 RESULT = re.compile(r"Operation result: (-?\d+)")
 
@@ -98,7 +104,7 @@ def _ask(server, port: int, operands: list[int], op: bytes, did: str,
     how = "one byte at a time, each read before the next" if bytewise else "in one piece"
     did = f"{did}, sent the request {spell(operands, op)} ({len(req)} bytes, {how})"
     try:
-        sock = connect(port, timeout=REPLY_WAIT)
+        sock = connect(port, timeout=_wait(server))
     except OSError as exc:
         fail(did=did, expected="the connection to be accepted", got=f"{exc.strerror or exc}",
              procs=[server], hint=HINTS["refused"] if isinstance(exc, ConnectionRefusedError)
@@ -108,10 +114,10 @@ def _ask(server, port: int, operands: list[int], op: bytes, did: str,
             _send_bytewise(sock, req) if bytewise else sock.sendall(req)
         except OSError:
             pass  # what came back says what happened
-        got, why = recv_exact(sock, 4, REPLY_WAIT)
+        got, why = recv_exact(sock, 4, _wait(server))
         rest, end = (b"", "")
         if not why:
-            rest, end = recv_until_eof(sock, REPLY_WAIT, cap=64)
+            rest, end = recv_until_eof(sock, _wait(server), cap=64)
     if got != reply(want) or rest or end:
         value = f" (the value {struct.unpack('!i', got)[0]})" if len(got) == 4 else ""
         if why == "timeout" and bytewise:
@@ -136,18 +142,18 @@ def _expect_no_reply(server, port: int, data: bytes, did: str, hint: str,
     the sending side): the server must close it without sending anything,
     and say why on stderr."""
     err_before = len(server.stderr)
-    sock = connect(port, timeout=REPLY_WAIT)
+    sock = connect(port, timeout=_wait(server))
     with sock:
         sock.sendall(data)
         if finish == "fin":
             sock.shutdown(socket.SHUT_WR)
-        got, why = recv_until_eof(sock, REPLY_WAIT, cap=64)
+        got, why = recv_until_eof(sock, _wait(server), cap=64)
     if got or why not in ("", "reset"):
         fail(did=did, expected="the server to close the connection at once, sending nothing",
              got=(show(got) if got else "nothing") + (f", then {why}" if why else ""),
              procs=[server], hint=HINTS["timeout"] + " " + hint if why == "timeout" else hint)
     try:
-        server.wait_output(r"\S", REPLY_WAIT, stream="stderr", start=err_before)
+        server.wait_output(r"\S", _wait(server), stream="stderr", start=err_before)
     except (WaitTimeout, ProgramExited):
         fail(did=did, expected="a line on stderr saying what was wrong with the request",
              got=f"stderr {show(server.stderr[err_before:])}", procs=[server],
@@ -216,7 +222,7 @@ def test_op_server_client_leaves_early(prog, procs):
     _expect_no_reply(server, port, b"", "client 2 connected and closed at once, sending "
                      "nothing", "read() returning 0 for the count byte: the client has "
                      "gone. Close and go on.", finish="fin")
-    quitter = connect(port, timeout=REPLY_WAIT)
+    quitter = connect(port, timeout=_wait(server))
     quitter.sendall(request([1, 2, 3], b"+")[:5])
     reset(quitter)
     _ask(server, port, [40, 2], b"+", "client 3 sent 5 bytes of a request and reset the "
@@ -231,8 +237,8 @@ def test_op_server_survives_sigpipe(prog, procs):
     # resets; then the server goes on. It reads the request, and its write()
     # of the reply fails with EPIPE and raises SIGPIPE: that kills a server
     # that does not ignore SIGPIPE, every time.
-    quitter = connect(port, timeout=REPLY_WAIT)
-    if not wait_accepted(server, port, REPLY_WAIT):
+    quitter = connect(port, timeout=_wait(server))
+    if not wait_accepted(server, port, _wait(server)):
         quitter.close()
         fail(did="client 1 connected", expected="the server to accept() it",
              got="it did not accept it within the time limit", procs=[server])
@@ -255,7 +261,7 @@ def test_op_server_survives_sigpipe(prog, procs):
 def test_op_server_five_then_exits(prog, procs):
     server, port = start_server(prog, procs)
     _ask(server, port, [2, 3], b"+", "client 1 connected")
-    with connect(port, timeout=REPLY_WAIT):
+    with connect(port, timeout=_wait(server)):
         pass  # client 2: connects and closes at once
     _expect_no_reply(server, port, b"\x00", "client 2 connected and closed at once; "
                      "client 3 sent the count 0", "A count of 0 gets no reply.")
@@ -264,7 +270,7 @@ def test_op_server_five_then_exits(prog, procs):
     did = ("clients 2, 3 and 4 were bad (closed at once, count 0, operator `/`); "
            "client 5 connected")
     _ask(server, port, [100, 1], b"-", did)
-    rc = server.wait_exit(EXIT_WAIT)
+    rc = server.wait_exit(_wait(server, EXIT_WAIT))
     if rc != 0:
         fail(did="served five connections (two good requests, three bad ones)",
              expected="exit status 0 after the fifth: every connection counts, good or bad",
@@ -275,7 +281,7 @@ def test_op_server_five_then_exits(prog, procs):
     # now in TIME_WAIT: only SO_REUSEADDR lets a new server bind the port
     again = prog.start(procs, str(port), limit=10)
     try:
-        wait_listening(again, port, 5.0)
+        wait_listening(again, port, listen_wait(prog))
     except (ProgramExited, WaitTimeout):
         again.wait_exit(1)
         fail(did=f"after it exited, started `{command_line(prog, str(port))}` again at "
@@ -354,7 +360,7 @@ class Listener:
                 if not chunk:
                     open_conns.remove(s)
         # ended: wait_exit collects the rest of its output
-        rc = client.wait_exit(EXIT_WAIT) if client.returncode is not None else None
+        rc = client.wait_exit(_wait(client, EXIT_WAIT)) if client.returncode is not None else None
         if rc is not None:
             self.pending()
             for conn in self.conns:  # the client has ended: each stream is complete
@@ -384,10 +390,11 @@ def _run_valid(prog, procs, stdin: bytes, operands: list[int], op: bytes, how: s
         client = prog.start(procs, "127.0.0.1", str(peer.port), stdin_data=stdin, limit=20)
         did = (f"ran `{command_line(prog, '127.0.0.1', str(peer.port))}` with stdin "
                f"{show(stdin)} against a test server that {how}")
-        conn = peer.accept(client, 5.0)
+        conn = peer.accept(client, _wait(client, 5.0))
         got = b""
         if conn is not None:
-            got, why = recv_exact(conn, len(want_req), REPLY_WAIT, idle=1.0, expect=want_req)
+            got, why = recv_exact(conn, len(want_req), _wait(client), idle=_wait(client, 1.0),
+                                  expect=want_req)
             if got == want_req:
                 answer = reply(value)
                 if cut:
@@ -400,7 +407,7 @@ def _run_valid(prog, procs, stdin: bytes, operands: list[int], op: bytes, how: s
                 else:
                     conn.sendall(answer)
         # a wrong request has failed the test already: no need to wait long
-        rc = client.wait_exit(EXIT_WAIT if got == want_req else 0.2)
+        rc = client.wait_exit(_wait(client, EXIT_WAIT) if got == want_req else 0.2)
         if conn is not None and got == want_req and not cut and rc is not None:
             extra, _ = recv_until_eof(conn, 0.5, cap=4096)
             got += extra
@@ -504,7 +511,7 @@ def test_op_client_rejects_input(prog, procs, stdin, why):
     peer = Listener()
     try:
         client = prog.start(procs, "127.0.0.1", str(peer.port), stdin_data=stdin, limit=20)
-        rc, sent = peer.watch(client, EXIT_WAIT)
+        rc, sent = peer.watch(client, _wait(client, EXIT_WAIT))
     finally:
         peer.close()
     did = (f"ran `{command_line(prog, '127.0.0.1', str(peer.port))}` with stdin "
@@ -527,7 +534,7 @@ def test_op_client_bad_address(prog, procs):
             before = len(peer.conns)
             client = prog.start(procs, addr, str(peer.port), stdin_data=b"1\n5\n+\n",
                                 limit=10)
-            rc, sent = peer.watch(client, EXIT_WAIT)
+            rc, sent = peer.watch(client, _wait(client, EXIT_WAIT))
             conn = len(peer.conns) > before
             did = f"ran `{command_line(prog, addr, str(peer.port))}` (not an IPv4 address)"
             if rc != 1 or not client.stderr_text().strip() or conn:

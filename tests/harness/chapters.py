@@ -119,6 +119,14 @@ EXERCISES: tuple[Exercise, ...] = (
     _ex("04_windows_echo", "echo_client_win", "windows",
         "the echo client again, with Winsock", role="echo_client", partner="echo_server"),
     _ex("04_windows_echo", "review", "review", "answer the review questions"),
+    _ex("05_app_protocol", "op_server", "posix",
+        "answer five calculator requests (binary, network byte order), one client at a time",
+        contract=Contract("op_server", ("9190", "extra"), **SERVER), listens=True),
+    _ex("05_app_protocol", "op_client", "posix",
+        "read a calculation from stdin, send it as one binary request, print the result",
+        contract=Contract("op_client", ("127.0.0.1", "9190", "extra"), port="client",
+                          refused_stdin=b"1\n5\n+\n"), partner="op_server"),
+    _ex("05_app_protocol", "review", "review", "answer the review questions"),
     _ex("07_half_close", "file_server", "posix",
         "send a whole file, shutdown(SHUT_WR), then print the client's reply",
         contract=Contract("file_server", ("9190", "served.txt", "extra"), extra=("served.txt",),
@@ -137,7 +145,8 @@ CHAPTERS: tuple[str, ...] = tuple(dict.fromkeys(e.chapter for e in EXERCISES))
 # checksums, headers, pcap) is the companion to read alongside the textbook's
 # chapter 05 on TCP's internals, once sockets are familiar, so it comes last.
 SUGGESTED_ORDER: tuple[str, ...] = ("01_hello", "03_addresses", "04_iterative_echo",
-                                    "04_windows_echo", "00_layered_model")
+                                    "04_windows_echo", "05_app_protocol", "00_layered_model",
+                                    "07_half_close")
 CHECK_SUITES = {"wire": "tests/check/test_wire.c", "addr": "tests/check/test_addr.c"}
 
 

@@ -43,14 +43,16 @@ def notes_with_review(chapter: str) -> tuple[Path, str, str]:
 
 
 def order_note() -> list[str]:
-    """Where to start, from chapters.SUGGESTED_ORDER (README.md says the same)."""
-    first, *rest = SUGGESTED_ORDER
-    then = ", ".join(f"`{ch}`" for ch in rest[:-1])
-    return ["The chapter numbers follow the textbook's chapters, but they are not the",
-            f"order to work in. Start with `{first}`, then {then};",
-            f"`{rest[-1]}` comes last: it builds a TCP conversation byte by byte",
-            "(checksums, headers, pcap), the companion to read alongside the textbook's",
-            "chapter 05 on TCP's internals. `make check`'s `next up:` follows this order."]
+    """The order to work in, from chapters.SUGGESTED_ORDER (README.md and the
+    student guide say the same)."""
+    import textwrap
+    order = ", ".join(f"`{ch}`" for ch in SUGGESTED_ORDER)
+    text = ("The chapter numbers are the textbook's. Work through them in this order: "
+            f"{order}. `00_layered_model` builds a TCP conversation byte by byte "
+            "(checksums, headers, a pcap file): it goes with the textbook's chapter 05 "
+            "on TCP's internals, so it comes after `05_app_protocol`. `make check`'s "
+            "`next up:` follows this order.")
+    return textwrap.wrap(text, 80, break_on_hyphens=False)
 
 
 def exercises_md() -> str:

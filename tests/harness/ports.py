@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import platform
+import random
 import socket
 import time
 import warnings
@@ -97,7 +98,13 @@ def _nth_block(n: int, size: int) -> range:
 def free_port() -> int:
     """A port that nothing uses now, unique within this test run."""
     block = worker_ports()
-    offset = _next.get(block, 0)
+    # each process starts at a random place in its block: runs at once (two
+    # people's `make test` on one machine) would otherwise all start at the
+    # same ports, and the bind check below cannot stop a port being taken
+    # between its check and the program's bind()
+    offset = _next.get(block)
+    if offset is None:
+        offset = random.randrange(len(block))
     for _ in range(len(block)):
         port = block[offset % len(block)]
         offset += 1

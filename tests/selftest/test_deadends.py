@@ -352,6 +352,7 @@ def test_a_fresh_clone_starts_with_01_hello(capsys):
                 for e in chmod.EXERCISES]
     out = _table(list(chmod.EXERCISES), outcomes, capsys)
     assert "next up: 01_hello/hello_server.c" in out, out
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert "textbook's chapters" in readme and "Start with `01_hello`" in readme
-    assert "Start with `01_hello`" in (ROOT / "exercises.md").read_text(encoding="utf-8")
+    order = ", ".join(f"`{ch}`" for ch in chmod.SUGGESTED_ORDER)
+    for doc in ("README.md", "exercises.md", "docs/student-guide.md"):
+        text = " ".join((ROOT / doc).read_text(encoding="utf-8").split())
+        assert order in text, f"{doc} does not give the order {order}"

@@ -91,6 +91,17 @@ EXERCISES: tuple[Exercise, ...] = (
         contract=Contract("hello_client", ("127.0.0.1", "9190", "extra"), port="client",
                           refused_stdin=b""), partner="hello_server"),
     _ex("01_hello", "review", "review", "answer the review questions"),
+    _ex("02_socket_types", "tcp_client", "posix",
+        "read one byte per read() until the server closes, and count the reads",
+        contract=Contract("tcp_client", ("127.0.0.1", "9190", "extra"), port="client",
+                          refused_stdin=b"")),
+    _ex("02_socket_types", "one_read_client", "posix",
+        "wait (no sleep) until the server has closed, then read once and count",
+        contract=Contract("one_read_client", ("127.0.0.1", "9190", "extra"), port="client",
+                          refused_stdin=b"")),
+    _ex("02_socket_types", "sock_type", "posix",
+        "print the SO_TYPE and SO_PROTOCOL of TCP and UDP sockets"),
+    _ex("02_socket_types", "review", "review", "answer the review questions"),
     _ex("04_iterative_echo", "echo_server", "posix",
         "serve five clients one after another, echoing every byte",
         contract=Contract("echo_server", ("9190", "extra"), **SERVER), listens=True),
@@ -114,8 +125,8 @@ CHAPTERS: tuple[str, ...] = tuple(dict.fromkeys(e.chapter for e in EXERCISES))
 # are the textbook's chapters; 00 (the bytes of a TCP conversation, by hand:
 # checksums, headers, pcap) is the companion to read alongside the textbook's
 # chapter 05 on TCP's internals, once sockets are familiar, so it comes last.
-SUGGESTED_ORDER: tuple[str, ...] = ("01_hello", "04_iterative_echo", "04_windows_echo",
-                                    "00_layered_model")
+SUGGESTED_ORDER: tuple[str, ...] = ("01_hello", "02_socket_types", "04_iterative_echo",
+                                    "04_windows_echo", "00_layered_model")
 CHECK_SUITES = {"wire": "tests/check/test_wire.c"}
 
 

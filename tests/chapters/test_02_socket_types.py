@@ -14,7 +14,7 @@ import pytest
 
 from harness.feedback import compare, fail, show
 from harness.net import FakeServer, random_text
-from harness.ports import POLL, wait_peer_read_all
+from harness.ports import POLL, free_port, wait_peer_read_all
 from harness.procs import Proc
 from harness.scenarios import EXIT_WAIT, command_line, ends_with_status_1
 from harness.sockstate import blocked_syscall, is_sleep, unread_by_peer, wait_acked
@@ -22,7 +22,7 @@ from harness.sockstate import blocked_syscall, is_sleep, unread_by_peer, wait_ac
 KEPT = 1024          # tcp_client's buffer: the bytes of a long message it prints
 COUNT_LINE = re.compile(rb"^Function read call count: (\d+)$", re.M)
 ONE_READ_LINE = re.compile(rb"^Bytes returned by one read\(\): (\d+)$", re.M)
-SETTLE = 2.0         # seconds a client gets to block before the server closes anyway
+SETTLE = 2.0         # seconds in all a client gets to block before each piece is sent
 
 
 def _message(low: int, high: int) -> bytes:
@@ -48,9 +48,40 @@ def _run_client(prog, procs, server: FakeServer) -> tuple[Proc, int | None, str]
 
 
 def _bad_ip(prog, procs) -> None:
-    for arg, why in (("999.1.2.3", "a number above 255"), ("localhost", "a name, not an "
-                     "address"), ("1.2.3", "three numbers")):
-        ends_with_status_1(prog, procs, [arg, "9190"], f"invalid IPv4 address: {why}")
+    """An invalid address must be refused, not used: inet_pton() leaves the
+    address 0.0.0.0, which Linux connects to this machine, so a listener on
+    127.0.0.1 at the port given sees a client that did not check."""
+    live = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    port = free_port()
+    live.bind(("127.0.0.1", port))
+    live.listen(8)
+    live.setblocking(False)
+    try:
+        for arg, why in (("999.1.2.3", "a number above 255"),
+                         ("localhost", "a name, not an address"), ("1.2.3", "three numbers")):
+            proc = prog.start(procs, arg, str(port), limit=EXIT_WAIT + 10)
+            deadline = time.monotonic() + EXIT_WAIT
+            connected, rc = False, None
+            while not connected and time.monotonic() < deadline:
+                rc = proc.wait_exit(0.02)
+                try:
+                    live.accept()[0].close()
+                    connected = True
+                except BlockingIOError:
+                    if rc is not None:
+                        break
+            did = f"ran `{command_line(prog, arg, str(port))}` (invalid IPv4 address: {why})"
+            if connected:
+                fail(did=did, expected="exit status 1 and a message, no connection",
+                     got="it connected anyway (to 0.0.0.0, which is this machine)",
+                     procs=[proc], hint="inet_pton() returns 1 on success, 0 when the text "
+                     "is not an IPv4 address (and -1 for a bad family): check for 1.")
+            if rc != 1 or not proc.stderr_text().strip():
+                fail(did=did, expected="exit status 1 with a message on stderr",
+                     got=("still running" if rc is None else f"exit status {rc}")
+                     + f", stderr {show(proc.stderr)}", procs=[proc])
+    finally:
+        live.close()
 
 
 # -- tcp_client ---------------------------------------------------------------------
@@ -141,50 +172,54 @@ def test_tcp_client_bad_ip(prog, procs):
 # -- one_read_client ------------------------------------------------------------------
 
 class _Observed:
-    """What the test server saw the client do while everything but the FIN
-    was in its receive buffer."""
+    """What the test server saw the client do while the server was sending."""
 
     def __init__(self) -> None:
         self.started = threading.Event()
         self.client: Proc | None = None
-        self.what = "not connected"   # "waiting", "read N", "sleeping", "busy", "exited"
+        self.pid: int | None = None
+        self.what = "waiting"   # or "read N", "sleeping", "exited"
+        self.sent = 0           # bytes sent when it was seen
 
 
-def _settle(seen: _Observed, conn: socket.socket, total: int) -> str:
-    """Wait until the client is blocked (asleep in the kernel) with all
-    `total` bytes unread, or has read some, or has exited; SETTLE seconds
-    at most (a client that spins is let through)."""
-    seen.started.wait(5)
-    client = seen.client
-    pid = client.program_pid(SETTLE) if client else None
-    deadline = time.monotonic() + SETTLE
+def _settle(seen: _Observed, conn: socket.socket, sent: int, deadline: float) -> str:
+    """After a piece is acknowledged: wait until the client is blocked
+    (asleep in the kernel) with all `sent` bytes unread, or has read some,
+    or has exited. A client blocked in read() was woken when the piece came
+    in (before it was acknowledged), so it is seen reading, whatever the
+    timing. Past `deadline` (a client that spins) it is let through."""
     while True:
-        # blocked first, unread second: once every piece is acknowledged, a
-        # client blocked in read() has been woken, so "blocked, then nothing
-        # read" means it waits for something else
-        syscall = blocked_syscall(pid) if pid else None
+        # blocked first, unread second: "blocked, then nothing read" means
+        # it was waiting for something other than data
+        syscall = blocked_syscall(seen.pid) if seen.pid else None
         left = unread_by_peer(conn)
-        if left is not None and left < total:
-            return f"read {total - left}"
-        if client is None or not client.running():
+        if left is not None and left < sent:
+            return f"read {sent - left}"
+        if seen.client is None or not seen.client.running():
             return "exited"
         if syscall is not None:
             return "sleeping" if is_sleep(syscall) else "waiting"
         if time.monotonic() > deadline:
-            return "busy"
+            return "waiting"
         time.sleep(POLL)  # polling /proc: there is no event to wait on
 
 
 def _one_read(prog, procs, pieces: list[bytes]) -> tuple[Proc, int | None, str, _Observed]:
     seen = _Observed()
-    total = sum(map(len, pieces))
 
     def send_then_close(conn):
+        seen.started.wait(5)
+        seen.pid = seen.client.program_pid(SETTLE) if seen.client else None
+        deadline = time.monotonic() + SETTLE
+        sent = 0
         for piece in pieces:
             conn.sendall(piece)
             # acknowledged before the next is sent: each piece is a segment
             wait_acked(conn, 2)
-        seen.what = _settle(seen, conn, total)
+            sent += len(piece)
+            seen.what, seen.sent = _settle(seen, conn, sent, deadline), sent
+            if seen.what != "waiting":
+                break
         # returning closes the connection: the FIN
 
     server = FakeServer(send_then_close)
@@ -199,16 +234,16 @@ def _check_one_read(client: Proc, rc: int | None, did: str, seen: _Observed,
                     total: int) -> None:
     if seen.what.startswith("read"):
         fail(did=did, expected="the client to read nothing before the server closed",
-             got=f"it read {seen.what[5:]} of the {total} bytes while the server had not "
-             "closed yet", procs=[client],
+             got=f"it read {seen.what[5:]} bytes when the server had sent {seen.sent} of its "
+             f"{total} and not closed yet", procs=[client],
              hint="Wait for the server's close first: poll() for POLLRDHUP only (not "
                   "POLLIN, which wakes you at the first byte), then read() once. A read "
                   "loop, or recv() with MSG_WAITALL, takes the bytes out as they come.")
     if seen.what == "sleeping":
         fail(did=did, expected="the client to wait for the server's close in poll() (or "
              "another call that waits for the socket)",
-             got="it was asleep in sleep()/nanosleep() when the server had sent "
-             "everything", procs=[client],
+             got=f"it was asleep in sleep()/nanosleep() when the server had sent {seen.sent} "
+             "bytes", procs=[client],
              hint="A fixed sleep is a guess: too short on a slow network, wasted time on "
                   "a fast one. poll() with POLLRDHUP returns when the server's FIN is in.")
     out = client.stdout

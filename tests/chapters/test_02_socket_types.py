@@ -86,18 +86,30 @@ def _bad_ip(prog, procs) -> None:
 
 # -- tcp_client ---------------------------------------------------------------------
 
+def _printed_message(out: bytes) -> bytes | None:
+    """What follows `Message from server: `, up to the count line (or the end)."""
+    head = b"Message from server: "
+    if head not in out:
+        return None
+    rest = out.split(head, 1)[1]
+    end = rest.rfind(b"\nFunction read call count:")
+    return rest[:end] if end >= 0 else rest.rstrip(b"\n")
+
+
 def _check_tcp_client(client: Proc, rc: int | None, did: str, printed: bytes,
                       count: int, hint: str | None = None) -> None:
     out = client.stdout
     line = b"Message from server: " + printed + b"\n"
     found = COUNT_LINE.findall(out)
     if rc != 0 or line not in out or found != [str(count).encode()]:
+        got = _printed_message(out)
+        differs = (f"; the message differs from what was sent: {compare(printed, got)}"
+                   if got is not None and got != printed and printed and got else "")
         fail(did=did, expected=f"the line {show(line)} and the line "
              f"`Function read call count: {count}` on stdout, exit status 0",
-             got=f"stdout {show(out)}, "
-             + ("still running" if rc is None else f"exit status {rc}")
-             + (f"; the message differs: {compare(printed, out.split(b'Message from server: ', 1)[1][:len(printed)])}"
-                if b"Message from server: " in out and line not in out else ""),
+             got=("no count line" if not found else "the count line says "
+                  + " and ".join(f.decode() for f in found)) + f"; stdout {show(out)}, "
+             + ("still running" if rc is None else f"exit status {rc}") + differs,
              procs=[client], hint=hint)
 
 
@@ -239,6 +251,13 @@ def _check_one_read(client: Proc, rc: int | None, did: str, seen: _Observed,
              hint="Wait for the server's close first: poll() for POLLRDHUP only (not "
                   "POLLIN, which wakes you at the first byte), then read() once. A read "
                   "loop, or recv() with MSG_WAITALL, takes the bytes out as they come.")
+    if seen.what == "exited":
+        fail(did=did, expected="the client to wait for the server's close, then read once",
+             got=f"it had ended when the server had sent {seen.sent} of its {total} bytes "
+             f"and not closed yet (its stdout: {show(client.stdout)})", procs=[client],
+             hint="It read too early: a read() made while the server is still sending "
+                  "returns what has arrived so far. Wait for the server's close first: "
+                  "poll() for POLLRDHUP only, then read() once.")
     if seen.what == "sleeping":
         fail(did=did, expected="the client to wait for the server's close in poll() (or "
              "another call that waits for the socket)",

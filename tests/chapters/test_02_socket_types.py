@@ -16,12 +16,13 @@ from harness.feedback import compare, fail, show
 from harness.net import FakeServer, random_text
 from harness.ports import POLL, free_port, wait_peer_read_all
 from harness.procs import Proc
-from harness.scenarios import EXIT_WAIT, command_line, ends_with_status_1
+from harness.scenarios import command_line, ends_with_status_1
 from harness.sockstate import blocked_syscall, is_sleep, unread_by_peer, wait_acked
 
 KEPT = 1024          # tcp_client's buffer: the bytes of a long message it prints
 COUNT_LINE = re.compile(rb"^Function read call count: (\d+)$", re.M)
 ONE_READ_LINE = re.compile(rb"^Bytes returned by one read\(\): (\d+)$", re.M)
+RUN_WAIT = 10.0      # seconds at most for a program that needs milliseconds (a busy machine)
 SETTLE = 2.0         # seconds in all a client gets to block before each piece is sent
 
 
@@ -59,8 +60,8 @@ def _bad_ip(prog, procs) -> None:
     try:
         for arg, why in (("999.1.2.3", "a number above 255"),
                          ("localhost", "a name, not an address"), ("1.2.3", "three numbers")):
-            proc = prog.start(procs, arg, str(port), limit=EXIT_WAIT + 10)
-            deadline = time.monotonic() + EXIT_WAIT
+            proc = prog.start(procs, arg, str(port), limit=RUN_WAIT + 10)
+            deadline = time.monotonic() + RUN_WAIT
             connected, rc = False, None
             while not connected and time.monotonic() < deadline:
                 rc = proc.wait_exit(0.02)
@@ -315,8 +316,8 @@ PROTOCOL_NAMES = {socket.IPPROTO_TCP: "IPPROTO_TCP", socket.IPPROTO_UDP: "IPPROT
 
 
 def _run_sock_type(prog, procs) -> tuple[Proc, str]:
-    proc = prog.start(procs, limit=EXIT_WAIT + 10)
-    rc = proc.wait_exit(EXIT_WAIT)
+    proc = prog.start(procs, limit=RUN_WAIT + 10)
+    rc = proc.wait_exit(RUN_WAIT)
     if rc != 0:
         fail(did=f"ran `{command_line(prog)}`", expected="exit status 0",
              got="still running" if rc is None else f"exit status {rc}", procs=[proc])

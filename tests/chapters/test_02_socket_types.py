@@ -17,7 +17,8 @@ from harness.net import FakeServer, random_text
 from harness.ports import POLL, free_port, wait_peer_read_all
 from harness.procs import Proc
 from harness.scenarios import command_line, ends_with_status_1
-from harness.sockstate import blocked_syscall, is_sleep, unread_by_peer, wait_acked
+from harness.sockstate import (blocked_syscall, connected_from, is_sleep, unread_by_peer,
+                               wait_acked)
 
 KEPT = 1024          # tcp_client's buffer: the bytes of a long message it prints
 COUNT_LINE = re.compile(rb"^Function read call count: (\d+)$", re.M)
@@ -66,8 +67,9 @@ def _bad_ip(prog, procs) -> None:
             while not connected and time.monotonic() < deadline:
                 rc = proc.wait_exit(0.02)
                 try:
-                    live.accept()[0].close()
-                    connected = True
+                    conn = live.accept()[0]
+                    connected = connected_from(proc, conn)  # not another run's client
+                    conn.close()
                 except BlockingIOError:
                     if rc is not None:
                         break

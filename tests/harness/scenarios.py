@@ -157,10 +157,23 @@ def check_bind_fails(prog: Program, procs: ProcessGroup) -> None:
 
 
 def check_refused(prog: Program, procs: ProcessGroup, extra_stdin: bytes = b"") -> None:
-    port = free_port()  # nothing listens there
-    proc = prog.start(procs, "127.0.0.1", str(port), limit=EXIT_WAIT + 10,
-                      stdin_data=extra_stdin)
-    rc = proc.wait_exit(EXIT_WAIT + 1.5 * (prog.ex.slowness - 1))
+    # Nothing listens there, and nothing can start to: the port is held by a
+    # socket that is bound but not listening (a connect() to it is refused),
+    # so another test run on this machine cannot take the free port meanwhile.
+    hold = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    while True:
+        port = free_port()
+        try:
+            hold.bind(("127.0.0.1", port))
+            break
+        except OSError:
+            continue  # taken since free_port() looked: take the next
+    try:
+        proc = prog.start(procs, "127.0.0.1", str(port), limit=EXIT_WAIT + 10,
+                          stdin_data=extra_stdin)
+        rc = proc.wait_exit(EXIT_WAIT + 1.5 * (prog.ex.slowness - 1))
+    finally:
+        hold.close()
     did = f"ran `{command_line(prog, '127.0.0.1', str(port))}` with nothing listening there"
     if rc != 1 or "connect" not in proc.stderr_text().lower():
         fail(did=did, expected="exit status 1 and a message on stderr naming connect()",

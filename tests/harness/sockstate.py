@@ -7,6 +7,7 @@ waiting rather than sleeping (chapter 02's one_read_client)."""
 from __future__ import annotations
 
 import fcntl
+import os
 import platform
 import socket
 import struct
@@ -14,7 +15,9 @@ import termios
 import time
 from pathlib import Path
 
+from . import proctree
 from .ports import POLL, connection
+from .procs import Proc
 
 # nanosleep() and clock_nanosleep() (sleep(), usleep() and nanosleep() end
 # in one of them), as the first field of /proc/<pid>/syscall gives them:
@@ -70,3 +73,22 @@ def is_sleep(syscall: int) -> bool:
     """Whether the system call is a sleep (False where the numbers are not
     known: then a sleeping program is taken for a waiting one)."""
     return syscall in SLEEP_SYSCALLS.get(platform.machine(), frozenset())
+
+
+def _socket_inodes(pid: int) -> set[int]:
+    """The inodes of the sockets the process and its children hold."""
+    inodes = set()
+    for p in proctree.descendants(pid):
+        try:
+            links = [os.readlink(f) for f in Path(f"/proc/{p}/fd").iterdir()]
+        except OSError:
+            continue
+        inodes.update(int(link[8:-1]) for link in links if link.startswith("socket:["))
+    return inodes
+
+
+def connected_from(proc: Proc, conn: socket.socket) -> bool:
+    """Whether the other end of the accepted `conn` is a socket of `proc`
+    (and not of some other program that happened to connect to the port)."""
+    entry = connection(conn.getpeername()[:2], conn.getsockname()[:2])
+    return entry is not None and entry.inode in _socket_inodes(proc.pid)

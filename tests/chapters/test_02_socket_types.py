@@ -54,8 +54,13 @@ def _bad_ip(prog, procs) -> None:
     address 0.0.0.0, which Linux connects to this machine, so a listener on
     127.0.0.1 at the port given sees a client that did not check."""
     live = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    port = free_port()
-    live.bind(("127.0.0.1", port))
+    while True:
+        port = free_port()
+        try:
+            live.bind(("127.0.0.1", port))
+            break
+        except OSError:
+            continue  # another test run took it since free_port() looked
     live.listen(8)
     live.setblocking(False)
     try:

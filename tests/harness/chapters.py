@@ -96,6 +96,17 @@ EXERCISES: tuple[Exercise, ...] = (
         contract=Contract("hello_client", ("127.0.0.1", "9190", "extra"), port="client",
                           refused_stdin=b""), partner="hello_server"),
     _ex("01_hello", "review", "review", "answer the review questions"),
+    _ex("02_socket_types", "tcp_client", "posix",
+        "read one byte per read() until the server closes, and count the reads",
+        contract=Contract("tcp_client", ("127.0.0.1", "9190", "extra"), port="client",
+                          refused_stdin=b"")),
+    _ex("02_socket_types", "one_read_client", "posix",
+        "wait (no sleep) until the server has closed, then read once and count",
+        contract=Contract("one_read_client", ("127.0.0.1", "9190", "extra"), port="client",
+                          refused_stdin=b"")),
+    _ex("02_socket_types", "sock_type", "posix",
+        "print the SO_TYPE and SO_PROTOCOL of TCP and UDP sockets"),
+    _ex("02_socket_types", "review", "review", "answer the review questions"),
     _ex("03_addresses", "addr", "check",
         "write the byte-order conversions, the IPv4 parser and formatter, fill_sockaddr"),
     _ex("03_addresses", "addr_show", "posix",
@@ -144,9 +155,9 @@ CHAPTERS: tuple[str, ...] = tuple(dict.fromkeys(e.chapter for e in EXERCISES))
 # are the textbook's chapters; 00 (the bytes of a TCP conversation, by hand:
 # checksums, headers, pcap) is the companion to read alongside the textbook's
 # chapter 05 on TCP's internals, once sockets are familiar, so it comes last.
-SUGGESTED_ORDER: tuple[str, ...] = ("01_hello", "03_addresses", "04_iterative_echo",
-                                    "04_windows_echo", "05_app_protocol", "00_layered_model",
-                                    "07_half_close")
+SUGGESTED_ORDER: tuple[str, ...] = ("01_hello", "02_socket_types", "03_addresses",
+                                    "04_iterative_echo", "04_windows_echo", "05_app_protocol",
+                                    "00_layered_model", "07_half_close")
 CHECK_SUITES = {"wire": "tests/check/test_wire.c", "addr": "tests/check/test_addr.c"}
 
 

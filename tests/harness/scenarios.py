@@ -10,6 +10,7 @@ from .feedback import HINTS, fail, show
 from .plugin import Program
 from .ports import free_port, ports_listened_by, wait_listening
 from .procs import Proc, ProcessGroup, ProgramExited, WaitTimeout
+from .sockstate import connected_from
 
 EXIT_WAIT = 3.0     # seconds a program gets to exit when it should (it needs milliseconds)
 
@@ -121,8 +122,13 @@ def check_bad_port_client(prog: Program, procs: ProcessGroup,
     """A client given an invalid port must refuse it, not connect somewhere.
     `extra`: the arguments after the port (an output file, say)."""
     live = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    port = free_port()
-    live.bind(("127.0.0.1", port))
+    while True:
+        port = free_port()
+        try:
+            live.bind(("127.0.0.1", port))
+            break
+        except OSError:
+            continue  # another test run took it since free_port() looked
     live.listen(8)
     live.setblocking(False)
     cases = _fewer_if_slow(prog, bad_ports(port))
@@ -134,8 +140,11 @@ def check_bad_port_client(prog: Program, procs: ProcessGroup,
             while not connected and time.monotonic() < deadline:
                 rc = proc.wait_exit(0.02)
                 try:
-                    live.accept()[0].close()
-                    connected = True
+                    conn = live.accept()[0]
+                    # a native program's own connection, not another test run's
+                    # (under Wine the socket is the wineserver's: any counts)
+                    connected = prog.ex.kind == "windows" or connected_from(proc, conn)
+                    conn.close()
                 except BlockingIOError:
                     if rc is not None:
                         break
@@ -172,10 +181,23 @@ def check_bind_fails(prog: Program, procs: ProcessGroup,
 def check_refused(prog: Program, procs: ProcessGroup, extra_stdin: bytes = b"",
                   extra: list[str] | tuple[str, ...] = ()) -> None:
     """`extra`: the arguments after the port."""
-    port = free_port()  # nothing listens there
-    proc = prog.start(procs, "127.0.0.1", str(port), *extra, limit=EXIT_WAIT + 10,
-                      stdin_data=extra_stdin)
-    rc = proc.wait_exit(EXIT_WAIT + 1.5 * (prog.ex.slowness - 1))
+    # Nothing listens there, and nothing can start to: the port is held by a
+    # socket that is bound but not listening (a connect() to it is refused),
+    # so another test run on this machine cannot take the free port meanwhile.
+    hold = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    while True:
+        port = free_port()
+        try:
+            hold.bind(("127.0.0.1", port))
+            break
+        except OSError:
+            continue  # taken since free_port() looked: take the next
+    try:
+        proc = prog.start(procs, "127.0.0.1", str(port), *extra, limit=EXIT_WAIT + 10,
+                          stdin_data=extra_stdin)
+        rc = proc.wait_exit(EXIT_WAIT + 1.5 * (prog.ex.slowness - 1))
+    finally:
+        hold.close()
     did = (f"ran `{command_line(prog, '127.0.0.1', str(port), *extra)}` with nothing "
            "listening there")
     if rc != 1 or "connect" not in proc.stderr_text().lower():

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,6 +103,7 @@ def run(jobs: str = "auto", seed: int | None = None, verbose: bool = False,
         for sub in subs:
             sub["chapters"] = [chapter]
     mutant_builds = {}
+    to_build: list[tuple[Mutant, list, Path]] = []
     for m in mutants:
         tree = work / "mutants" / m.path.stem / m.chapter
         tree_root = tree.parent
@@ -122,11 +124,17 @@ def run(jobs: str = "auto", seed: int | None = None, verbose: bool = False,
         if not target:
             problems.append(f"{m.path.relative_to(ROOT)}: no exercise uses {m.replaces}")
             continue
-        mutant_builds[m.name] = buildmod.build(target, tree_root, work / "mutants-build" /
-                                               m.path.stem, werror=True)
+        to_build.append((m, target, tree_root))
         subs.append({"name": m.name, "kind": "mutant", "root": str(tree_root),
                      "build": str(work / "mutants-build" / m.path.stem),
                      "only_exercises": [e.key for e in target], "only_tests": m.caught_by})
+    # each mutant is one or two files: built side by side, not one after another
+    with ThreadPoolExecutor(os.cpu_count() or 2) as pool:
+        built = pool.map(lambda job: buildmod.build(
+            job[1], job[2], work / "mutants-build" / job[0].path.stem, werror=True, jobs=1),
+            to_build)
+        for (m, _, _), result in zip(to_build, built):
+            mutant_builds[m.name] = result
     print(paint(f"  built in {time.monotonic() - t0:.1f} s; running the tests...", DIM),
           flush=True)
 

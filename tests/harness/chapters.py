@@ -23,9 +23,12 @@ class Contract:
     port: str = ""                  # "server" (argv[1] is a port), "client" (argv[2]), ""
     bind_fails: bool = False        # a server whose port is taken must say `bind`
     refused_stdin: bytes | None = None  # a client: nothing listening (stdin to give it)
+    udp: bool = False               # UDP: the port is held (and watched) with UDP sockets
 
 
 SERVER = dict(port="server", bind_fails=True)
+UDP_SERVER = dict(port="server", bind_fails=True, udp=True)
+UDP_CLIENT = dict(port="client", udp=True)
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,25 @@ EXERCISES: tuple[Exercise, ...] = (
     _ex("04_windows_echo", "echo_client_win", "windows",
         "the echo client again, with Winsock", role="echo_client", partner="echo_server"),
     _ex("04_windows_echo", "review", "review", "answer the review questions"),
+    _ex("06_udp", "uecho_server", "posix",
+        "echo every UDP datagram, whole, to whoever sent it, until SIGINT or SIGTERM",
+        contract=Contract("uecho_server", ("9190", "extra"), **UDP_SERVER), listens=True),
+    _ex("06_udp", "uecho_client", "posix",
+        "send each line as a datagram, wait a second for its echo, send again up to 3 times",
+        contract=Contract("uecho_client", ("127.0.0.1", "9190", "extra"), **UDP_CLIENT),
+        partner="uecho_server", needs=("nft",)),
+    _ex("06_udp", "bound_host1", "posix",
+        "receive three datagrams with three recvfrom() calls and print each one's size",
+        contract=Contract("bound_host1", ("9190", "extra"), **UDP_SERVER), listens=True),
+    _ex("06_udp", "bound_host2", "posix",
+        "send three datagrams of different sizes from one unbound socket",
+        contract=Contract("bound_host2", ("127.0.0.1", "9190", "extra"), **UDP_CLIENT),
+        partner="bound_host1"),
+    _ex("06_udp", "uecho_con_client", "posix",
+        "the echo client again with a connected UDP socket: connect, write, read",
+        contract=Contract("uecho_con_client", ("127.0.0.1", "9190", "extra"), **UDP_CLIENT),
+        partner="uecho_server"),
+    _ex("06_udp", "review", "review", "answer the review questions"),
 )
 
 CHAPTERS: tuple[str, ...] = tuple(dict.fromkeys(e.chapter for e in EXERCISES))
@@ -115,7 +137,7 @@ CHAPTERS: tuple[str, ...] = tuple(dict.fromkeys(e.chapter for e in EXERCISES))
 # checksums, headers, pcap) is the companion to read alongside the textbook's
 # chapter 05 on TCP's internals, once sockets are familiar, so it comes last.
 SUGGESTED_ORDER: tuple[str, ...] = ("01_hello", "04_iterative_echo", "04_windows_echo",
-                                    "00_layered_model")
+                                    "00_layered_model", "06_udp")
 CHECK_SUITES = {"wire": "tests/check/test_wire.c"}
 
 

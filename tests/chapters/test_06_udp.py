@@ -73,6 +73,289 @@ def _expect_echo(server, sock: socket.socket, port: int, payload: bytes, did: st
              hint="Send the echo on the socket bound to the port, not on a new one.")
 
 
+# -- the echo clients -----------------------------------------------------------------
+
+def _lines(n: int) -> list[bytes]:
+    """n different lines, none `q`/`Q`, each a length of its own."""
+    out: list[bytes] = []
+    while len(out) < n:
+        line = random_text(6 + len(out) * 7).strip()
+        if line and line not in (b"q", b"Q") and len(line) not in {len(x) for x in out}:
+            out.append(line)
+    return out
+
+
+def _replies(client) -> list[str]:
+    return [ln.split(REPLY, 1)[1] for ln in client.stdout_text().splitlines() if REPLY in ln]
+
+
+def _run_client(prog, procs, peer: UdpPeer, stdin: bytes, wait: float = 5):
+    client = prog.start(procs, "127.0.0.1", str(peer.port), stdin_data=stdin, limit=30)
+    rc = client.wait_exit(wait)
+    did = f"ran `{command_line(prog, '127.0.0.1', str(peer.port))}` with stdin {show(stdin)}"
+    return client, rc, did
+
+
+def _sent(peer: UdpPeer) -> list[bytes]:
+    return [d for d, _ in peer.received]
+
+
+def _dialogue(prog, procs):
+    lines = _lines(2)
+    stdin = b"\n".join([lines[0], b"", *lines[1:]]) + b"\n"
+    with UdpPeer() as peer:
+        client, rc, did = _run_client(prog, procs, peer, stdin)
+        sent = _sent(peer)
+    did += ", against a test server that echoes every datagram; stdin then ended"
+    want = [lines[0], b"", *lines[1:]]
+    if sent != want:
+        fail(did=did, expected="one datagram per line, without its newline: "
+             + ", ".join(show(x) for x in want), got=", ".join(show(x) for x in sent)
+             or "no datagram", procs=[client], hint="sendto() the line without the newline "
+             "fgets() keeps (an empty line is a datagram of 0 bytes), once per line.")
+    replies = _replies(client)
+    if replies != [x.decode() for x in want] or client.stdout_text().count(PROMPT) < len(want):
+        fail(did=did, expected=f"the prompt `{PROMPT}` before each line and `{REPLY}<line>` "
+             "for each", got=f"stdout {show(client.stdout)}", procs=[client],
+             hint="printf the prompt and fflush(stdout): it has no newline.")
+    if rc != 0:
+        fail(did=did, expected="exit status 0 at the end of input",
+             got="still running" if rc is None else f"exit status {rc}", procs=[client],
+             hint="fgets() returns NULL at the end of input: leave the loop.")
+
+
+def _strangers(prog, procs):
+    """Attempt 1 of the line gets the right bytes from another port and a
+    stale echo (another text) from the server's port, no echo; attempt 2 is
+    echoed. A correct client ignores both, sends again after a second, and
+    prints the real echo."""
+    line, stale = _lines(2)
+    stranger = udp_socket()
+    stranger_port = stranger.getsockname()[1]
+
+    def handler(peer: UdpPeer, data: bytes, addr) -> None:
+        if len(peer.received) == 1:
+            stranger.sendto(data, addr)
+            peer.sock.sendto(stale, addr)
+        else:
+            peer.sock.sendto(data, addr)
+
+    with stranger, UdpPeer(handler) as peer:
+        client, rc, did = _run_client(prog, procs, peer, line + b"\n", wait=3 * WAIT + 2)
+        sent = _sent(peer)
+    did += (f", against a test server that answered the first datagram with the same bytes "
+            f"sent from ANOTHER port ({stranger_port}) and a stale echo "
+            f"{show(stale)} from its own port, and echoed the next datagram properly")
+    replies = _replies(client)
+    if replies and replies != [line.decode()]:
+        fail(did=did, expected=f"`{REPLY}{line.decode()}`", got=f"stdout {show(client.stdout)}",
+             procs=[client], hint="A datagram from the server that is not exactly the line "
+             "just sent (a late duplicate of an older echo) is not the echo: compare the "
+             "count and the bytes (memcmp), and keep waiting.")
+    if len(sent) < 2:
+        fail(did=did, expected="the client to ignore both, time out after a second and "
+             "send the line again", got=f"it sent the line once and printed "
+             f"{show(client.stdout)}", procs=[client],
+             hint="recvfrom() says who sent the datagram: keep it only if the address and "
+                  "port are the server's (sin_addr and sin_port both); anyone may send to "
+                  "your port.")
+    if replies != [line.decode()] or rc != 0:
+        fail(did=did, expected=f"`{REPLY}{line.decode()}`, then exit status 0",
+             got=f"stdout {show(client.stdout)}, "
+             + ("still running" if rc is None else f"exit status {rc}"), procs=[client])
+
+
+def _lossy(prog, procs, lines: list[bytes]) -> None:
+    with UdpPeer(timeout=30) as peer:
+        lossy = Lossy(peer.port, [len(x) for x in lines])
+        client = None
+        history: list[str] = []
+        for line in lines:
+            n = len(line)
+            if client is None:
+                client = prog.start(procs, "127.0.0.1", str(peer.port), limit=30)
+            start = len(client.stdout)
+            client.write_stdin(line + b"\n")
+            try:
+                client.wait_output(re.escape(REPLY + line.decode()) + "\n",
+                                   TRIES * WAIT + 2, start=start)
+                printed = True
+            except (ProgramExited, WaitTimeout):
+                printed = False
+            c = lossy.counts()
+            sends = c[f"to {n} pass"] + c[f"to {n} drop"]
+            echoes = c[f"from {n} pass"]
+            history.append(f"{show(line)}: {sends} send(s), {c[f'to {n} drop']} lost on the "
+                           f"way, {c[f'from {n} drop']} echo(es) lost, {echoes} reached the "
+                           "client")
+            did = (f"ran `{command_line(prog, '127.0.0.1', str(peer.port))}` in a network "
+                   "that drops a third of the datagrams both ways, feeding one line at a "
+                   "time: " + "; ".join(history))
+            if echoes:
+                if not printed:
+                    fail(did=did, expected=f"`{REPLY}{line.decode()}`: an echo reached it",
+                         got=f"stdout {show(client.stdout[start:])}", procs=[client],
+                         hint="Send again when no echo comes within the second.")
+                continue
+            rc = client.wait_exit(TRIES * WAIT + 2)
+            if printed or sends != TRIES or rc != 1 or "no reply" not in client.stderr_text():
+                fail(did=did, expected=f"{TRIES} sends (all lost, or their echoes), then "
+                     "`no reply` on stderr and exit status 1",
+                     got=("it printed the echo, " if printed else "")
+                     + f"{sends} send(s), " + ("still running" if rc is None else
+                                               f"exit status {rc}")
+                     + f", stderr {show(client.stderr)}", procs=[client])
+            client = None  # the next line goes to a new client
+        if client is not None:
+            client.close_stdin()
+            rc = client.wait_exit(EXIT_WAIT)
+            if rc != 0:
+                fail(did="; ".join(history) + "; then stdin ended",
+                     expected="exit status 0", got="still running" if rc is None
+                     else f"exit status {rc}", procs=[client])
+
+
+# -- bound_host1 and bound_host2: datagram boundaries ---------------------------------
+
+SIZES = (7, 1500, 30)   # three datagrams: three recvfrom() calls, each its own size
+
+
+BOUND_MESSAGES = [b"Hi!", b"I'm another UDP host!", b"Nice to meet you"]
+
+
+# -- the tests: the clients' first (those that wait out the client's one-second
+# timeout are spread among quick ones, so that the test workers share them out),
+# then the servers', then the boundary demonstration's
+
+@pytest.mark.role("uecho_client")
+def test_uecho_client_no_reply(prog, procs):
+    line = _lines(1)[0]
+    with UdpPeer(lambda peer, data, addr: None) as peer:
+        client, rc, did = _run_client(prog, procs, peer, line + b"\n" + b"more\n",
+                                      wait=TRIES * WAIT + 2)
+        sent = _sent(peer)
+    did += ", against a test server that never answers"
+    if sent != [line] * TRIES or rc != 1 or "no reply" not in client.stderr_text():
+        fail(did=did, expected=f"exactly {TRIES} sends of {show(line)}, then `no reply` on "
+             "stderr and exit status 1", got=f"{len(sent)} datagram(s), "
+             + ("still running" if rc is None else f"exit status {rc}")
+             + f", stderr {show(client.stderr)}", procs=[client],
+             hint="Without a timeout recvfrom() waits forever for a datagram that was "
+                  "lost. After the third send's second runs out, give up.")
+
+
+@pytest.mark.role("uecho_client")
+def test_uecho_client_dialogue(prog, procs):
+    _dialogue(prog, procs)
+
+
+@pytest.mark.role("uecho_client")
+def test_uecho_client_lossy_network(prog, procs):
+    """A network namespace of the test's own where nftables drops a third
+    of the datagrams both ways, at random, and counts them per length (each
+    line has a length of its own). After each line the counters say what
+    happened: an echo got through to the client, which must print it, or
+    all three sends or their echoes were lost, and it must say `no reply`
+    and exit 1 (then it is started again for the rest)."""
+    lines = _lines(2)
+    try:
+        netns = lossy_netns()
+        netns.__enter__()
+    except OSError as exc:
+        pytest.skip(f"needs a network namespace of its own (root): {exc}")
+    try:
+        _lossy(prog, procs, lines)
+    finally:
+        netns.__exit__(None, None, None)
+
+
+@pytest.mark.role("uecho_con_client")
+def test_uecho_con_client_dialogue(prog, procs):
+    _dialogue(prog, procs)
+
+
+@pytest.mark.role("uecho_client")
+def test_uecho_client_resends(prog, procs):
+    line = _lines(1)[0]
+
+    def handler(peer: UdpPeer, data: bytes, addr) -> None:
+        if len(peer.received) >= 3:  # the first two are "lost"
+            peer.sock.sendto(data, addr)
+
+    with UdpPeer(handler) as peer:
+        client, rc, did = _run_client(prog, procs, peer, line + b"\n", wait=3 * WAIT + 2)
+        sent = _sent(peer)
+    did += ", against a test server that drops the first two datagrams and echoes the third"
+    if sent != [line] * 3 or _replies(client) != [line.decode()] or rc != 0:
+        fail(did=did, expected=f"three sends of {show(line)}, a second apart, then "
+             f"`{REPLY}{line.decode()}` and exit status 0",
+             got=f"{len(sent)} datagram(s) {', '.join(show(x) for x in sent[:4])}, stdout "
+             f"{show(client.stdout)}, " + ("still running" if rc is None else
+                                            f"exit status {rc}"), procs=[client],
+             hint="UDP may lose a datagram: wait for the echo with a timeout (poll() or "
+                  "SO_RCVTIMEO, one second), then send the line again; three sends in all.")
+
+
+@pytest.mark.role("uecho_client")
+@pytest.mark.parametrize("quit_line", ["q", "Q"])
+def test_uecho_client_quit(prog, procs, quit_line):
+    line = _lines(1)[0]
+    stdin = line + b"\n" + quit_line.encode() + b"\n" + b"after quitting\n"
+    with UdpPeer() as peer:
+        client, rc, did = _run_client(prog, procs, peer, stdin)
+        sent = _sent(peer)
+    if rc != 0 or sent != [line]:
+        fail(did=did, expected=f"one datagram {show(line)}, then exit status 0 at `{quit_line}`",
+             got=f"datagrams {', '.join(show(x) for x in sent) or 'none'}, "
+             + ("still running" if rc is None else f"exit status {rc}"), procs=[client],
+             hint="Compare the line, newline removed, with both \"q\" and \"Q\".")
+
+
+@pytest.mark.role("uecho_client")
+def test_uecho_client_ignores_strangers(prog, procs):
+    _strangers(prog, procs)
+
+
+@pytest.mark.role("uecho_client")
+def test_uecho_client_long_line(prog, procs):
+    line = random_text(1023)
+    with UdpPeer() as peer:
+        client, rc, did = _run_client(prog, procs, peer, line + b"\n")
+        sent = _sent(peer)
+    if sent != [line] or _replies(client) != [line.decode()] or rc != 0:
+        fail(did=did + " (a line of 1023 bytes)",
+             expected="one datagram of 1023 bytes, its echo printed, exit status 0",
+             got=f"datagrams of {[len(x) for x in sent]} bytes, replies of "
+             f"{[len(x) for x in _replies(client)]} bytes, "
+             + ("still running" if rc is None else f"exit status {rc}"), procs=[client],
+             hint="fgets() needs MAX_LINE + 2 bytes (line, newline, NUL), and the buffer "
+                  "for the echo at least 1023: recvfrom() cuts what does not fit.")
+
+
+@pytest.mark.role("uecho_con_client")
+def test_uecho_con_client_ignores_strangers(prog, procs):
+    _strangers(prog, procs)
+
+
+@pytest.mark.role("uecho_con_client")
+def test_uecho_con_client_refused(prog, procs):
+    port = free_port()  # nothing is bound there: the kernel answers ICMP port unreachable
+    line = _lines(1)[0] + b"\n"
+    client = prog.start(procs, "127.0.0.1", str(port), stdin_data=line, limit=30)
+    rc = client.wait_exit(TRIES * WAIT + 2)
+    err = client.stderr_text()
+    if rc != 1 or "refused" not in err.lower():
+        fail(did=f"ran `{command_line(prog, '127.0.0.1', str(port))}` with nothing on UDP "
+             f"port {port}, stdin {show(line)}",
+             expected="exit status 1 and a message naming the call that failed, with its "
+             "reason (`read: Connection refused`)",
+             got=("still running" if rc is None else f"exit status {rc}")
+             + f", stderr {show(client.stderr)}", procs=[client],
+             hint="On a connected UDP socket the kernel reports the ICMP port unreachable "
+                  "that came back for your datagram: the next read() (or write()) fails "
+                  "with ECONNREFUSED. That is an error, not a timeout: perror and exit(1).")
+
+
 @pytest.mark.role("uecho_server")
 def test_uecho_server_echoes(prog, procs):
     server, port = _start_server(prog, procs)
@@ -140,282 +423,6 @@ def test_uecho_server_stops_on_signal(prog, procs, sig):
              "EINTR and the loop sees the flag. EINTR is not an error there.")
 
 
-# -- the echo clients -----------------------------------------------------------------
-
-def _lines(n: int) -> list[bytes]:
-    """n different lines, none `q`/`Q`, each a length of its own."""
-    out: list[bytes] = []
-    while len(out) < n:
-        line = random_text(6 + len(out) * 7).strip()
-        if line and line not in (b"q", b"Q") and len(line) not in {len(x) for x in out}:
-            out.append(line)
-    return out
-
-
-def _replies(client) -> list[str]:
-    return [ln.split(REPLY, 1)[1] for ln in client.stdout_text().splitlines() if REPLY in ln]
-
-
-def _run_client(prog, procs, peer: UdpPeer, stdin: bytes, wait: float = 5):
-    client = prog.start(procs, "127.0.0.1", str(peer.port), stdin_data=stdin, limit=30)
-    rc = client.wait_exit(wait)
-    did = f"ran `{command_line(prog, '127.0.0.1', str(peer.port))}` with stdin {show(stdin)}"
-    return client, rc, did
-
-
-def _sent(peer: UdpPeer) -> list[bytes]:
-    return [d for d, _ in peer.received]
-
-
-def _dialogue(prog, procs):
-    lines = _lines(3)
-    stdin = b"\n".join([lines[0], b"", *lines[1:]]) + b"\n"
-    with UdpPeer() as peer:
-        client, rc, did = _run_client(prog, procs, peer, stdin)
-        sent = _sent(peer)
-    did += ", against a test server that echoes every datagram; stdin then ended"
-    want = [lines[0], b"", *lines[1:]]
-    if sent != want:
-        fail(did=did, expected="one datagram per line, without its newline: "
-             + ", ".join(show(x) for x in want), got=", ".join(show(x) for x in sent)
-             or "no datagram", procs=[client], hint="sendto() the line without the newline "
-             "fgets() keeps (an empty line is a datagram of 0 bytes), once per line.")
-    replies = _replies(client)
-    if replies != [x.decode() for x in want] or client.stdout_text().count(PROMPT) < len(want):
-        fail(did=did, expected=f"the prompt `{PROMPT}` before each line and `{REPLY}<line>` "
-             "for each", got=f"stdout {show(client.stdout)}", procs=[client],
-             hint="printf the prompt and fflush(stdout): it has no newline.")
-    if rc != 0:
-        fail(did=did, expected="exit status 0 at the end of input",
-             got="still running" if rc is None else f"exit status {rc}", procs=[client],
-             hint="fgets() returns NULL at the end of input: leave the loop.")
-
-
-@pytest.mark.role("uecho_client")
-def test_uecho_client_dialogue(prog, procs):
-    _dialogue(prog, procs)
-
-
-@pytest.mark.role("uecho_con_client")
-def test_uecho_con_client_dialogue(prog, procs):
-    _dialogue(prog, procs)
-
-
-@pytest.mark.role("uecho_client")
-@pytest.mark.parametrize("quit_line", ["q", "Q"])
-def test_uecho_client_quit(prog, procs, quit_line):
-    line = _lines(1)[0]
-    stdin = line + b"\n" + quit_line.encode() + b"\n" + b"after quitting\n"
-    with UdpPeer() as peer:
-        client, rc, did = _run_client(prog, procs, peer, stdin)
-        sent = _sent(peer)
-    if rc != 0 or sent != [line]:
-        fail(did=did, expected=f"one datagram {show(line)}, then exit status 0 at `{quit_line}`",
-             got=f"datagrams {', '.join(show(x) for x in sent) or 'none'}, "
-             + ("still running" if rc is None else f"exit status {rc}"), procs=[client],
-             hint="Compare the line, newline removed, with both \"q\" and \"Q\".")
-
-
-@pytest.mark.role("uecho_client")
-def test_uecho_client_long_line(prog, procs):
-    line = random_text(1023)
-    with UdpPeer() as peer:
-        client, rc, did = _run_client(prog, procs, peer, line + b"\n")
-        sent = _sent(peer)
-    if sent != [line] or _replies(client) != [line.decode()] or rc != 0:
-        fail(did=did + " (a line of 1023 bytes)",
-             expected="one datagram of 1023 bytes, its echo printed, exit status 0",
-             got=f"datagrams of {[len(x) for x in sent]} bytes, replies of "
-             f"{[len(x) for x in _replies(client)]} bytes, "
-             + ("still running" if rc is None else f"exit status {rc}"), procs=[client],
-             hint="fgets() needs MAX_LINE + 2 bytes (line, newline, NUL), and the buffer "
-                  "for the echo at least 1023: recvfrom() cuts what does not fit.")
-
-
-def _strangers(prog, procs):
-    """Attempt 1 of the line gets the right bytes from another port and a
-    stale echo (another text) from the server's port, no echo; attempt 2 is
-    echoed. A correct client ignores both, sends again after a second, and
-    prints the real echo."""
-    line, stale = _lines(2)
-    stranger = udp_socket()
-    stranger_port = stranger.getsockname()[1]
-
-    def handler(peer: UdpPeer, data: bytes, addr) -> None:
-        if len(peer.received) == 1:
-            stranger.sendto(data, addr)
-            peer.sock.sendto(stale, addr)
-        else:
-            peer.sock.sendto(data, addr)
-
-    with stranger, UdpPeer(handler) as peer:
-        client, rc, did = _run_client(prog, procs, peer, line + b"\n", wait=3 * WAIT + 2)
-        sent = _sent(peer)
-    did += (f", against a test server that answered the first datagram with the same bytes "
-            f"sent from ANOTHER port ({stranger_port}) and a stale echo "
-            f"{show(stale)} from its own port, and echoed the next datagram properly")
-    replies = _replies(client)
-    if replies and replies != [line.decode()]:
-        fail(did=did, expected=f"`{REPLY}{line.decode()}`", got=f"stdout {show(client.stdout)}",
-             procs=[client], hint="A datagram from the server that is not exactly the line "
-             "just sent (a late duplicate of an older echo) is not the echo: compare the "
-             "count and the bytes (memcmp), and keep waiting.")
-    if len(sent) < 2:
-        fail(did=did, expected="the client to ignore both, time out after a second and "
-             "send the line again", got=f"it sent the line once and printed "
-             f"{show(client.stdout)}", procs=[client],
-             hint="recvfrom() says who sent the datagram: keep it only if the address and "
-                  "port are the server's (sin_addr and sin_port both); anyone may send to "
-                  "your port.")
-    if replies != [line.decode()] or rc != 0:
-        fail(did=did, expected=f"`{REPLY}{line.decode()}`, then exit status 0",
-             got=f"stdout {show(client.stdout)}, "
-             + ("still running" if rc is None else f"exit status {rc}"), procs=[client])
-
-
-@pytest.mark.role("uecho_client")
-def test_uecho_client_ignores_strangers(prog, procs):
-    _strangers(prog, procs)
-
-
-@pytest.mark.role("uecho_con_client")
-def test_uecho_con_client_ignores_strangers(prog, procs):
-    _strangers(prog, procs)
-
-
-@pytest.mark.role("uecho_client")
-def test_uecho_client_resends(prog, procs):
-    line = _lines(1)[0]
-
-    def handler(peer: UdpPeer, data: bytes, addr) -> None:
-        if len(peer.received) >= 3:  # the first two are "lost"
-            peer.sock.sendto(data, addr)
-
-    with UdpPeer(handler) as peer:
-        client, rc, did = _run_client(prog, procs, peer, line + b"\n", wait=3 * WAIT + 2)
-        sent = _sent(peer)
-    did += ", against a test server that drops the first two datagrams and echoes the third"
-    if sent != [line] * 3 or _replies(client) != [line.decode()] or rc != 0:
-        fail(did=did, expected=f"three sends of {show(line)}, a second apart, then "
-             f"`{REPLY}{line.decode()}` and exit status 0",
-             got=f"{len(sent)} datagram(s) {', '.join(show(x) for x in sent[:4])}, stdout "
-             f"{show(client.stdout)}, " + ("still running" if rc is None else
-                                            f"exit status {rc}"), procs=[client],
-             hint="UDP may lose a datagram: wait for the echo with a timeout (poll() or "
-                  "SO_RCVTIMEO, one second), then send the line again; three sends in all.")
-
-
-@pytest.mark.role("uecho_client")
-def test_uecho_client_no_reply(prog, procs):
-    line = _lines(1)[0]
-    with UdpPeer(lambda peer, data, addr: None) as peer:
-        client, rc, did = _run_client(prog, procs, peer, line + b"\n" + b"more\n",
-                                      wait=TRIES * WAIT + 2)
-        sent = _sent(peer)
-    did += ", against a test server that never answers"
-    if sent != [line] * TRIES or rc != 1 or "no reply" not in client.stderr_text():
-        fail(did=did, expected=f"exactly {TRIES} sends of {show(line)}, then `no reply` on "
-             "stderr and exit status 1", got=f"{len(sent)} datagram(s), "
-             + ("still running" if rc is None else f"exit status {rc}")
-             + f", stderr {show(client.stderr)}", procs=[client],
-             hint="Without a timeout recvfrom() waits forever for a datagram that was "
-                  "lost. After the third send's second runs out, give up.")
-
-
-@pytest.mark.role("uecho_con_client")
-def test_uecho_con_client_refused(prog, procs):
-    port = free_port()  # nothing is bound there: the kernel answers ICMP port unreachable
-    line = _lines(1)[0] + b"\n"
-    client = prog.start(procs, "127.0.0.1", str(port), stdin_data=line, limit=30)
-    rc = client.wait_exit(TRIES * WAIT + 2)
-    err = client.stderr_text()
-    if rc != 1 or "refused" not in err.lower():
-        fail(did=f"ran `{command_line(prog, '127.0.0.1', str(port))}` with nothing on UDP "
-             f"port {port}, stdin {show(line)}",
-             expected="exit status 1 and a message naming the call that failed, with its "
-             "reason (`read: Connection refused`)",
-             got=("still running" if rc is None else f"exit status {rc}")
-             + f", stderr {show(client.stderr)}", procs=[client],
-             hint="On a connected UDP socket the kernel reports the ICMP port unreachable "
-                  "that came back for your datagram: the next read() (or write()) fails "
-                  "with ECONNREFUSED. That is an error, not a timeout: perror and exit(1).")
-
-
-@pytest.mark.role("uecho_client")
-def test_uecho_client_lossy_network(prog, procs):
-    """A network namespace of the test's own where nftables drops a third
-    of the datagrams both ways, at random, and counts them per length (each
-    line has a length of its own). After each line the counters say what
-    happened: an echo got through to the client, which must print it, or
-    all three sends or their echoes were lost, and it must say `no reply`
-    and exit 1 (then it is started again for the rest)."""
-    lines = _lines(4)
-    try:
-        netns = lossy_netns()
-        netns.__enter__()
-    except OSError as exc:
-        pytest.skip(f"needs a network namespace of its own (root): {exc}")
-    try:
-        _lossy(prog, procs, lines)
-    finally:
-        netns.__exit__(None, None, None)
-
-
-def _lossy(prog, procs, lines: list[bytes]) -> None:
-    with UdpPeer(timeout=30) as peer:
-        lossy = Lossy(peer.port, [len(x) for x in lines])
-        client = None
-        history: list[str] = []
-        for line in lines:
-            n = len(line)
-            if client is None:
-                client = prog.start(procs, "127.0.0.1", str(peer.port), limit=30)
-            start = len(client.stdout)
-            client.write_stdin(line + b"\n")
-            try:
-                client.wait_output(re.escape(REPLY + line.decode()) + "\n",
-                                   TRIES * WAIT + 2, start=start)
-                printed = True
-            except (ProgramExited, WaitTimeout):
-                printed = False
-            c = lossy.counts()
-            sends = c[f"to {n} pass"] + c[f"to {n} drop"]
-            echoes = c[f"from {n} pass"]
-            history.append(f"{show(line)}: {sends} send(s), {c[f'to {n} drop']} lost on the "
-                           f"way, {c[f'from {n} drop']} echo(es) lost, {echoes} reached the "
-                           "client")
-            did = (f"ran `{command_line(prog, '127.0.0.1', str(peer.port))}` in a network "
-                   "that drops a third of the datagrams both ways, feeding one line at a "
-                   "time: " + "; ".join(history))
-            if echoes:
-                if not printed:
-                    fail(did=did, expected=f"`{REPLY}{line.decode()}`: an echo reached it",
-                         got=f"stdout {show(client.stdout[start:])}", procs=[client],
-                         hint="Send again when no echo comes within the second.")
-                continue
-            rc = client.wait_exit(TRIES * WAIT + 2)
-            if printed or sends != TRIES or rc != 1 or "no reply" not in client.stderr_text():
-                fail(did=did, expected=f"{TRIES} sends (all lost, or their echoes), then "
-                     "`no reply` on stderr and exit status 1",
-                     got=("it printed the echo, " if printed else "")
-                     + f"{sends} send(s), " + ("still running" if rc is None else
-                                               f"exit status {rc}")
-                     + f", stderr {show(client.stderr)}", procs=[client])
-            client = None  # the next line goes to a new client
-        if client is not None:
-            client.close_stdin()
-            rc = client.wait_exit(EXIT_WAIT)
-            if rc != 0:
-                fail(did="; ".join(history) + "; then stdin ended",
-                     expected="exit status 0", got="still running" if rc is None
-                     else f"exit status {rc}", procs=[client])
-
-
-# -- bound_host1 and bound_host2: datagram boundaries ---------------------------------
-
-SIZES = (7, 1500, 30)   # three datagrams: three recvfrom() calls, each its own size
-
-
 @pytest.mark.role("bound_host1")
 def test_bound_host1_three_datagrams(prog, procs):
     host, port = _start_server(prog, procs)
@@ -435,9 +442,6 @@ def test_bound_host1_three_datagrams(prog, procs):
              hint="One recvfrom() returns one whole datagram, whatever its size and however "
                   "many wait: print what it returns (not strlen()), with a buffer that "
                   "holds the largest one; stop after three.")
-
-
-BOUND_MESSAGES = [b"Hi!", b"I'm another UDP host!", b"Nice to meet you"]
 
 
 @pytest.mark.role("bound_host2")
@@ -468,4 +472,3 @@ def test_bound_host2_three_datagrams(prog, procs):
         fail(did=did, expected="all three from the same port: one socket, which got its "
              "port at the first sendto()", got=f"they came from ports {sorted(ports)}",
              procs=[host], hint="Create the socket once, before the loop.")
-

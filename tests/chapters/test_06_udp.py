@@ -472,3 +472,45 @@ def test_bound_host2_three_datagrams(prog, procs):
         fail(did=did, expected="all three from the same port: one socket, which got its "
              "port at the first sendto()", got=f"they came from ports {sorted(ports)}",
              procs=[host], hint="Create the socket once, before the loop.")
+
+
+# -- the clients' address argument ---------------------------------------------------------
+
+def _bad_address(prog, procs):
+    """An invalid IPv4 address: a message and exit status 1, no datagram
+    (an unchecked inet_pton() leaves 0.0.0.0, which Linux delivers here)."""
+    with udp_socket() as sock:
+        port = sock.getsockname()[1]
+        for address in ("127.0.0.256", "localhost"):
+            proc = prog.start(procs, address, str(port), stdin_data=b"hello\n", limit=30)
+            rc = proc.wait_exit(EXIT_WAIT + 1)
+            sock.setblocking(False)
+            sent = b""
+            try:
+                sent = sock.recv(65536) or b"(empty)"
+            except BlockingIOError:
+                pass
+            if sent or rc != 1 or not proc.stderr_text().strip():
+                fail(did=f"ran `{command_line(prog, address, str(port))}` (not an IPv4 "
+                     "address in dotted-decimal form)",
+                     expected="a message on stderr and exit status 1, no datagram sent",
+                     got=(f"it sent {show(sent)}; " if sent else "")
+                     + ("still running" if rc is None else f"exit status {rc}")
+                     + f", stderr {show(proc.stderr)}", procs=[proc],
+                     hint="inet_pton() returns 0 when the text is not an address: check for "
+                          "it (and -1 for an error) before using the address.")
+
+
+@pytest.mark.role("uecho_client")
+def test_uecho_client_bad_address(prog, procs):
+    _bad_address(prog, procs)
+
+
+@pytest.mark.role("uecho_con_client")
+def test_uecho_con_client_bad_address(prog, procs):
+    _bad_address(prog, procs)
+
+
+@pytest.mark.role("bound_host2")
+def test_bound_host2_bad_address(prog, procs):
+    _bad_address(prog, procs)

@@ -137,7 +137,7 @@ CHAPTERS: tuple[str, ...] = tuple(dict.fromkeys(e.chapter for e in EXERCISES))
 # checksums, headers, pcap) is the companion to read alongside the textbook's
 # chapter 05 on TCP's internals, once sockets are familiar, so it comes last.
 SUGGESTED_ORDER: tuple[str, ...] = ("01_hello", "04_iterative_echo", "04_windows_echo",
-                                    "00_layered_model", "06_udp")
+                                    "06_udp", "00_layered_model")
 CHECK_SUITES = {"wire": "tests/check/test_wire.c"}
 
 

@@ -2,7 +2,11 @@
 a connected socket), and the datagram-boundary demonstration (contracts:
 chapters/06_udp/README.md). The harness plays every peer itself: a server
 is judged against the harness's clients, a client against the harness's
-servers, never one program against another."""
+servers, never one program against another.
+
+Fault injection (`faults`) on a UDP socket only makes calls fail with EINTR
+(the first read and the first write of a process certainly): a datagram is
+sent and received whole, so there are no short counts to inject."""
 
 from __future__ import annotations
 
@@ -264,6 +268,7 @@ def test_uecho_client_no_reply(prog, procs):
 
 
 @pytest.mark.role("uecho_client")
+@pytest.mark.faults
 def test_uecho_client_dialogue(prog, procs):
     _dialogue(prog, procs)
 
@@ -289,11 +294,13 @@ def test_uecho_client_lossy_network(prog, procs):
 
 
 @pytest.mark.role("uecho_con_client")
+@pytest.mark.faults
 def test_uecho_con_client_dialogue(prog, procs):
     _dialogue(prog, procs)
 
 
 @pytest.mark.role("uecho_client")
+@pytest.mark.faults
 def test_uecho_client_resends(prog, procs):
     line = _lines(1)[0]
 
@@ -336,6 +343,7 @@ def test_uecho_client_ignores_strangers(prog, procs):
 
 
 @pytest.mark.role("uecho_client")
+@pytest.mark.faults
 def test_uecho_client_long_line(prog, procs):
     line = random_text(1023)
     with UdpPeer() as peer:
@@ -376,6 +384,7 @@ def test_uecho_con_client_refused(prog, procs):
 
 
 @pytest.mark.role("uecho_server")
+@pytest.mark.faults
 def test_uecho_server_echoes(prog, procs):
     server, port = _start_server(prog, procs)
     did = f"from a UDP socket of the test, to `{command_line(prog, str(port))}`"
@@ -385,6 +394,7 @@ def test_uecho_server_echoes(prog, procs):
 
 
 @pytest.mark.role("uecho_server")
+@pytest.mark.faults
 def test_uecho_server_large_datagrams(prog, procs):
     server, port = _start_server(prog, procs)
     did = f"from a UDP socket of the test, to `{command_line(prog, str(port))}`"
@@ -395,6 +405,7 @@ def test_uecho_server_large_datagrams(prog, procs):
 
 
 @pytest.mark.role("uecho_server")
+@pytest.mark.faults
 def test_uecho_server_empty_datagram(prog, procs):
     server, port = _start_server(prog, procs)
     did = f"from a UDP socket of the test, to `{command_line(prog, str(port))}`"
@@ -405,6 +416,7 @@ def test_uecho_server_empty_datagram(prog, procs):
 
 
 @pytest.mark.role("uecho_server")
+@pytest.mark.faults
 def test_uecho_server_two_clients(prog, procs):
     server, port = _start_server(prog, procs)
     with udp_socket() as a, udp_socket() as b:
@@ -443,6 +455,7 @@ def test_uecho_server_stops_on_signal(prog, procs, sig):
 
 
 @pytest.mark.role("bound_host1")
+@pytest.mark.faults
 def test_bound_host1_three_datagrams(prog, procs):
     host, port = _start_server(prog, procs)
     datagrams = [random_binary(n) for n in SIZES]
@@ -464,6 +477,7 @@ def test_bound_host1_three_datagrams(prog, procs):
 
 
 @pytest.mark.role("bound_host2")
+@pytest.mark.faults
 def test_bound_host2_three_datagrams(prog, procs):
     with udp_socket() as sock:
         port = sock.getsockname()[1]

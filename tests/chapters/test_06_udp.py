@@ -33,6 +33,12 @@ TRIES = 3         # sends of one line before `no reply`
 ECHO_WAIT = 2.0   # seconds the harness waits for a server's echo (it needs microseconds)
 
 
+def _grace(prog) -> float:
+    """Seconds a client gets beyond its own timeouts, an upper bound only:
+    a program needs milliseconds, under valgrind a second or two to start."""
+    return 10.0 if prog.sub.valgrind else 2.0
+
+
 # -- uecho_server -------------------------------------------------------------------
 
 def _start_server(prog, procs, *args: str):
@@ -94,9 +100,10 @@ def _replies(client) -> list[str]:
     return [ln.split(REPLY, 1)[1] for ln in client.stdout_text().splitlines() if REPLY in ln]
 
 
-def _run_client(prog, procs, peer: UdpPeer, stdin: bytes, wait: float = 5):
-    client = prog.start(procs, "127.0.0.1", str(peer.port), stdin_data=stdin, limit=30)
-    rc = client.wait_exit(wait)
+def _run_client(prog, procs, peer: UdpPeer, stdin: bytes, wait: float = 3):
+    """Run a client against peer; wait (its own timeouts) plus _grace for its end."""
+    client = prog.start(procs, "127.0.0.1", str(peer.port), stdin_data=stdin, limit=40)
+    rc = client.wait_exit(wait + _grace(prog))
     did = f"ran `{command_line(prog, '127.0.0.1', str(peer.port))}` with stdin {show(stdin)}"
     return client, rc, did
 
@@ -147,7 +154,7 @@ def _strangers(prog, procs):
             peer.sock.sendto(data, addr)
 
     with stranger, UdpPeer(handler) as peer:
-        client, rc, did = _run_client(prog, procs, peer, line + b"\n", wait=3 * WAIT + 2)
+        client, rc, did = _run_client(prog, procs, peer, line + b"\n", wait=3 * WAIT)
         sent = _sent(peer)
     did += (f", against a test server that answered the first datagram with the same bytes "
             f"sent from ANOTHER port ({stranger_port}) and a stale echo "
@@ -171,7 +178,7 @@ def _strangers(prog, procs):
              + ("still running" if rc is None else f"exit status {rc}"), procs=[client])
 
 
-def _first_send(lossy: Lossy, n: int, client, timeout: float = 2.0) -> bool:
+def _first_send(lossy: Lossy, n: int, client, timeout: float) -> bool:
     """Wait until the client has sent its first datagram of length n (the
     counters say so; a correct client sends at once)."""
     deadline = time.monotonic() + timeout
@@ -191,17 +198,17 @@ def _lossy(prog, procs, lines: list[bytes]) -> None:
         for line in lines:
             n = len(line)
             if client is None:
-                client = prog.start(procs, "127.0.0.1", str(peer.port), limit=30)
+                client = prog.start(procs, "127.0.0.1", str(peer.port), limit=40)
             start = len(client.stdout)
             client.write_stdin(line + b"\n")
-            if not _first_send(lossy, n, client):
+            if not _first_send(lossy, n, client, _grace(prog)):
                 fail(did=f"ran `{command_line(prog, '127.0.0.1', str(peer.port))}` and "
                      f"gave it the line {show(line)}", expected="a datagram to the server",
-                     got="none within 2 s", procs=[client],
+                     got=f"none within {_grace(prog):g} s", procs=[client],
                      hint="sendto() the line to the address from argv.")
             try:
                 client.wait_output(re.escape(REPLY + line.decode()) + "\n",
-                                   TRIES * WAIT + 2, start=start)
+                                   TRIES * WAIT + _grace(prog), start=start)
                 printed = True
             except (ProgramExited, WaitTimeout):
                 printed = False
@@ -220,7 +227,7 @@ def _lossy(prog, procs, lines: list[bytes]) -> None:
                          got=f"stdout {show(client.stdout[start:])}", procs=[client],
                          hint="Send again when no echo comes within the second.")
                 continue
-            rc = client.wait_exit(TRIES * WAIT + 2)
+            rc = client.wait_exit(TRIES * WAIT + _grace(prog))
             if printed or sends != TRIES or rc != 1 or "no reply" not in client.stderr_text():
                 fail(did=did, expected=f"{TRIES} sends (all lost, or their echoes), then "
                      "`no reply` on stderr and exit status 1",
@@ -255,7 +262,7 @@ def test_uecho_client_no_reply(prog, procs):
     line = _lines(1)[0]
     with UdpPeer(lambda peer, data, addr: None) as peer:
         client, rc, did = _run_client(prog, procs, peer, line + b"\n" + b"more\n",
-                                      wait=TRIES * WAIT + 2)
+                                      wait=TRIES * WAIT)
         sent = _sent(peer)
     did += ", against a test server that never answers"
     if sent != [line] * TRIES or rc != 1 or "no reply" not in client.stderr_text():
@@ -309,7 +316,7 @@ def test_uecho_client_resends(prog, procs):
             peer.sock.sendto(data, addr)
 
     with UdpPeer(handler) as peer:
-        client, rc, did = _run_client(prog, procs, peer, line + b"\n", wait=3 * WAIT + 2)
+        client, rc, did = _run_client(prog, procs, peer, line + b"\n", wait=3 * WAIT)
         sent = _sent(peer)
     did += ", against a test server that drops the first two datagrams and echoes the third"
     if sent != [line] * 3 or _replies(client) != [line.decode()] or rc != 0:
@@ -369,7 +376,7 @@ def test_uecho_con_client_refused(prog, procs):
     port = free_port()  # nothing is bound there: the kernel answers ICMP port unreachable
     line = _lines(1)[0] + b"\n"
     client = prog.start(procs, "127.0.0.1", str(port), stdin_data=line, limit=30)
-    rc = client.wait_exit(TRIES * WAIT + 2)
+    rc = client.wait_exit(TRIES * WAIT + _grace(prog))
     err = client.stderr_text()
     if rc != 1 or "refused" not in err.lower():
         fail(did=f"ran `{command_line(prog, '127.0.0.1', str(port))}` with nothing on UDP "

@@ -138,9 +138,9 @@ def _dialogue(prog, procs):
 
 def _strangers(prog, procs):
     """Attempt 1 of the line gets the right bytes from another port and a
-    stale echo (another text) from the server's port, no echo; attempt 2 is
-    echoed. A correct client ignores both, sends again after a second, and
-    prints the real echo."""
+    stale echo (another text of the same length) from the server's port, no
+    echo; attempt 2 is echoed. A correct client ignores both, sends again
+    after a second, and prints the real echo."""
     line = _lines(1)[0]
     stale = line[::-1] if line[::-1] != line else line.upper()  # same length, other bytes
     stranger = udp_socket()

@@ -14,6 +14,7 @@ import re
 import signal
 import socket
 import time
+from contextlib import ExitStack
 
 import pytest
 
@@ -22,8 +23,8 @@ from harness.net import random_binary, random_text
 from harness.ports import free_port
 from harness.procs import ProgramExited, WaitTimeout
 from harness.scenarios import EXIT_WAIT, command_line, listen_wait
-from harness.udp import (MAX_PAYLOAD, Lossy, UdpPeer, lossy_netns, recv_datagrams,
-                         udp_socket, wait_bound)
+from harness.udp import (MAX_PAYLOAD, Lossy, LossyUnavailable, UdpPeer, lossy_netns,
+                         recv_datagrams, udp_socket, wait_bound)
 
 CHAPTERS = ("06_udp",)
 PROMPT = "Insert message(q to quit): "
@@ -190,59 +191,57 @@ def _first_send(lossy: Lossy, n: int, client, timeout: float) -> bool:
             return False
 
 
-def _lossy(prog, procs, lines: list[bytes]) -> None:
-    with UdpPeer(timeout=30) as peer:
-        lossy = Lossy(peer.port, [len(x) for x in lines])
-        client = None
-        history: list[str] = []
-        for line in lines:
-            n = len(line)
-            if client is None:
-                client = prog.start(procs, "127.0.0.1", str(peer.port), limit=40)
-            start = len(client.stdout)
-            client.write_stdin(line + b"\n")
-            if not _first_send(lossy, n, client, _grace(prog)):
-                fail(did=f"ran `{command_line(prog, '127.0.0.1', str(peer.port))}` and "
-                     f"gave it the line {show(line)}", expected="a datagram to the server",
-                     got=f"none within {_grace(prog):g} s", procs=[client],
-                     hint="sendto() the line to the address from argv.")
-            try:
-                client.wait_output(re.escape(REPLY + line.decode()) + "\n",
-                                   TRIES * WAIT + _grace(prog), start=start)
-                printed = True
-            except (ProgramExited, WaitTimeout):
-                printed = False
-            c = lossy.counts()
-            sends = c[f"to {n} pass"] + c[f"to {n} drop"]
-            echoes = c[f"from {n} pass"]
-            history.append(f"{show(line)}: {sends} send(s), {c[f'to {n} drop']} lost on the "
-                           f"way, {c[f'from {n} drop']} echo(es) lost, {echoes} reached the "
-                           "client")
-            did = (f"ran `{command_line(prog, '127.0.0.1', str(peer.port))}` in a network "
-                   "that drops a third of the datagrams both ways, feeding one line at a "
-                   "time: " + "; ".join(history))
-            if echoes:
-                if not printed:
-                    fail(did=did, expected=f"`{REPLY}{line.decode()}`: an echo reached it",
-                         got=f"stdout {show(client.stdout[start:])}", procs=[client],
-                         hint="Send again when no echo comes within the second.")
-                continue
-            rc = client.wait_exit(TRIES * WAIT + _grace(prog))
-            if printed or sends != TRIES or rc != 1 or "no reply" not in client.stderr_text():
-                fail(did=did, expected=f"{TRIES} sends (all lost, or their echoes), then "
-                     "`no reply` on stderr and exit status 1",
-                     got=("it printed the echo, " if printed else "")
-                     + f"{sends} send(s), " + ("still running" if rc is None else
-                                               f"exit status {rc}")
-                     + f", stderr {show(client.stderr)}", procs=[client])
-            client = None  # the next line goes to a new client
-        if client is not None:
-            client.close_stdin()
-            rc = client.wait_exit(EXIT_WAIT)
-            if rc != 0:
-                fail(did="; ".join(history) + "; then stdin ended",
-                     expected="exit status 0", got="still running" if rc is None
-                     else f"exit status {rc}", procs=[client])
+def _lossy(prog, procs, peer: UdpPeer, lossy: Lossy, lines: list[bytes]) -> None:
+    client = None
+    history: list[str] = []
+    for line in lines:
+        n = len(line)
+        if client is None:
+            client = prog.start(procs, "127.0.0.1", str(peer.port), limit=40)
+        start = len(client.stdout)
+        client.write_stdin(line + b"\n")
+        if not _first_send(lossy, n, client, _grace(prog)):
+            fail(did=f"ran `{command_line(prog, '127.0.0.1', str(peer.port))}` and "
+                 f"gave it the line {show(line)}", expected="a datagram to the server",
+                 got=f"none within {_grace(prog):g} s", procs=[client],
+                 hint="sendto() the line to the address from argv.")
+        try:
+            client.wait_output(re.escape(REPLY + line.decode()) + "\n",
+                               TRIES * WAIT + _grace(prog), start=start)
+            printed = True
+        except (ProgramExited, WaitTimeout):
+            printed = False
+        c = lossy.counts()
+        sends = c[f"to {n} pass"] + c[f"to {n} drop"]
+        echoes = c[f"from {n} pass"]
+        history.append(f"{show(line)}: {sends} send(s), {c[f'to {n} drop']} lost on the "
+                       f"way, {c[f'from {n} drop']} echo(es) lost, {echoes} reached the "
+                       "client")
+        did = (f"ran `{command_line(prog, '127.0.0.1', str(peer.port))}` in a network "
+               "that drops a third of the datagrams both ways, feeding one line at a "
+               "time: " + "; ".join(history))
+        if echoes:
+            if not printed:
+                fail(did=did, expected=f"`{REPLY}{line.decode()}`: an echo reached it",
+                     got=f"stdout {show(client.stdout[start:])}", procs=[client],
+                     hint="Send again when no echo comes within the second.")
+            continue
+        rc = client.wait_exit(TRIES * WAIT + _grace(prog))
+        if printed or sends != TRIES or rc != 1 or "no reply" not in client.stderr_text():
+            fail(did=did, expected=f"{TRIES} sends (all lost, or their echoes), then "
+                 "`no reply` on stderr and exit status 1",
+                 got=("it printed the echo, " if printed else "")
+                 + f"{sends} send(s), " + ("still running" if rc is None else
+                                           f"exit status {rc}")
+                 + f", stderr {show(client.stderr)}", procs=[client])
+        client = None  # the next line goes to a new client
+    if client is not None:
+        client.close_stdin()
+        rc = client.wait_exit(EXIT_WAIT)
+        if rc != 0:
+            fail(did="; ".join(history) + "; then stdin ended",
+                 expected="exit status 0", got="still running" if rc is None
+                 else f"exit status {rc}", procs=[client])
 
 
 # -- bound_host1 and bound_host2: datagram boundaries ---------------------------------
@@ -289,15 +288,16 @@ def test_uecho_client_lossy_network(prog, procs):
     all three sends or their echoes were lost, and it must say `no reply`
     and exit 1 (then it is started again for the rest)."""
     lines = _lines(2)
-    try:
-        netns = lossy_netns()
-        netns.__enter__()
-    except OSError as exc:
-        pytest.skip(f"needs a network namespace of its own (root): {exc}")
-    try:
-        _lossy(prog, procs, lines)
-    finally:
-        netns.__exit__(None, None, None)
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(lossy_netns())
+            peer = stack.enter_context(UdpPeer(timeout=30))
+            lossy = Lossy(peer.port, [len(x) for x in lines])
+        except LossyUnavailable as exc:  # (an OSError too: first)
+            pytest.skip(f"needs nftables: {exc}")
+        except OSError as exc:
+            pytest.skip(f"needs a network namespace of its own (root): {exc}")
+        _lossy(prog, procs, peer, lossy, lines)
 
 
 @pytest.mark.role("uecho_con_client")

@@ -232,10 +232,15 @@ def lossy_netns() -> Iterator[None]:
         os.close(old)
 
 
+class LossyUnavailable(OSError):
+    """This machine cannot make the lossy network: no nft, or a kernel
+    without nf_tables (some containers)."""
+
+
 def nft_binary() -> str:
     found = shutil.which("nft") or shutil.which("nft", path="/usr/sbin:/sbin")
     if found is None:
-        raise FileNotFoundError("nft (Debian package nftables) is not installed")
+        raise LossyUnavailable("nft (Debian package nftables) is not installed")
     return found
 
 
@@ -255,15 +260,16 @@ class Lossy:
         for n in lengths:
             for way, match in (("to", "dport"), ("from", "sport")):
                 sel = f"udp {match} {port} udp length {n + 8}"
-                rules.append(f'{sel} numgen random mod 3 == 0 counter drop comment "{way} {n} drop"')
+                rules.append(f"{sel} numgen random mod 3 == 0 counter drop "
+                             f'comment "{way} {n} drop"')
                 rules.append(f'{sel} counter accept comment "{way} {n} pass"')
         script = (f"table inet {self.TABLE} {{\n chain input {{\n"
                   "  type filter hook input priority 0; policy accept;\n"
                   + "".join(f"  {r}\n" for r in rules) + " }\n}\n")
         done = subprocess.run([nft_binary(), "-f", "-"], input=script.encode(),
                               capture_output=True, timeout=10)
-        if done.returncode != 0:
-            raise RuntimeError(f"nft -f failed: {done.stderr.decode(errors='replace')}")
+        if done.returncode != 0:  # our script is right: the kernel lacks nf_tables
+            raise LossyUnavailable(f"nft -f failed: {done.stderr.decode(errors='replace')}")
 
     def counts(self) -> dict[str, int]:
         """Packets per counter: "to <len> pass", "from <len> drop", ..."""

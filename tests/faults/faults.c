@@ -6,14 +6,18 @@
  * byte in one read() and takes every byte in one write(), and no signal
  * ever interrupts either: a program that calls read() or write() once, or
  * that ignores a short count or EINTR, passes.  This library wraps read(),
- * recv(), write() and send() on SOCKET descriptors only (never stdin,
- * stdout, stderr, files or pipes) and, now and then, makes them do what the
- * kernel is allowed to do anyway:
+ * recv(), recvfrom(), write(), send() and sendto() on SOCKET descriptors
+ * only (never stdin, stdout, stderr, files or pipes) and, now and then,
+ * makes them do what the kernel is allowed to do anyway:
  *
  *   - a short count: the call is made with a smaller size (1 to n-1 bytes),
  *     so the rest of the data stays in the kernel, unread or unwritten;
  *   - -1 with errno EINTR, before anything is read or written, as when a
  *     signal arrives.
+ *
+ * On a datagram (UDP) socket only the second: a datagram is sent whole or
+ * not at all and received whole, and a smaller size would cut it, which the
+ * kernel never does to a program that gave room for it.
  *
  * Nothing is ever lost or changed by the library itself: a correct loop
  * gets every byte.  The faults come from a xorshift generator seeded with
@@ -30,12 +34,16 @@
  * (never twice in a row), and each call of at least 2 bytes that does not
  * is short one time in 3.
  *
+ * (On a datagram socket "short" does not apply: its calls only fail with
+ * EINTR, the first one certainly and then one in 5.)
+ *
  * Two ways in, from this one source:
  *
  *   - as a shared library, preloaded (LD_PRELOAD): it defines read() etc.
  *     itself and finds the C library's with dlsym(RTLD_NEXT, ...);
  *   - compiled into a program, with -DWORKBOOK_FAULTS_WRAP and
- *     -Wl,--wrap=read,--wrap=write,--wrap=recv,--wrap=send: the linker
+ *     -Wl,--wrap=read,--wrap=write,--wrap=recv,--wrap=send,
+ *     --wrap=recvfrom,--wrap=sendto: the linker
  *     sends the program's calls to __wrap_read() etc., which call
  *     __real_read() etc.  AddressSanitizer must be the first library
  *     loaded, so a sanitized program gets its faults this way.
@@ -62,6 +70,12 @@
 #ifndef WORKBOOK_FAULTS_WRAP
 #include <dlfcn.h>
 #endif
+
+/*
+ * recvfrom() and sendto() are declared by glibc with __SOCKADDR_ARG and
+ * __CONST_SOCKADDR_ARG (with _GNU_SOURCE, transparent unions of the
+ * sockaddr pointer types); a definition must use the same types.
+ */
 
 enum fault { NONE, SHORT, INTR };
 
@@ -106,28 +120,34 @@ static uint64_t next(void)
     return rng;
 }
 
-static int is_socket(int fd)
+/* 0: not a socket; otherwise its type (SOCK_STREAM, SOCK_DGRAM, ...). */
+static int socket_type(int fd)
 {
     struct stat st;
     int saved = errno;
-    int yes;
+    int type = 0;
+    socklen_t len = sizeof type;
 
     if (fd <= 2)
         return 0;
-    yes = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+    if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode))
+        type = 0;
+    else if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type == 0)
+        type = SOCK_STREAM;  /* a socket whose type we cannot tell: as before */
     errno = saved;
-    return yes;
+    return type;
 }
 
 /* What to do to a call of len bytes on fd; *len is shortened for SHORT. */
 static enum fault decide(struct side *side, int fd, size_t *len)
 {
     uint64_t r;
+    int type;
 
     if (state == -1)
         init();
     /* a "length" above SSIZE_MAX is -1 handed on as a count: let it through */
-    if (state == 0 || *len == 0 || *len > SIZE_MAX / 2 || !is_socket(fd))
+    if (state == 0 || *len == 0 || *len > SIZE_MAX / 2 || (type = socket_type(fd)) == 0)
         return NONE;
     side->calls++;
     if (side->calls == 1) {
@@ -140,6 +160,8 @@ static enum fault decide(struct side *side, int fd, size_t *len)
         return INTR;
     }
     side->last_intr = 0;
+    if (type == SOCK_DGRAM)
+        return NONE;  /* datagrams are never cut */
     if (*len >= 2 && (!side->shorted || (r >> 8) % 3 == 0)) {
         side->shorted = 1;
         *len = 1 + (size_t)((r >> 16) % (*len - 1));
@@ -158,6 +180,14 @@ ssize_t __wrap_read(int fd, void *buf, size_t len);
 ssize_t __wrap_write(int fd, const void *buf, size_t len);
 ssize_t __wrap_recv(int fd, void *buf, size_t len, int flags);
 ssize_t __wrap_send(int fd, const void *buf, size_t len, int flags);
+ssize_t __real_recvfrom(int fd, void *buf, size_t len, int flags,
+                        __SOCKADDR_ARG from, socklen_t *from_len);
+ssize_t __real_sendto(int fd, const void *buf, size_t len, int flags,
+                      __CONST_SOCKADDR_ARG to, socklen_t to_len);
+ssize_t __wrap_recvfrom(int fd, void *buf, size_t len, int flags,
+                        __SOCKADDR_ARG from, socklen_t *from_len);
+ssize_t __wrap_sendto(int fd, const void *buf, size_t len, int flags,
+                      __CONST_SOCKADDR_ARG to, socklen_t to_len);
 
 #define REAL(name) __real_##name
 #define WRAP(name) __wrap_##name
@@ -168,6 +198,9 @@ static ssize_t (*real_read)(int, void *, size_t);
 static ssize_t (*real_write)(int, const void *, size_t);
 static ssize_t (*real_recv)(int, void *, size_t, int);
 static ssize_t (*real_send)(int, const void *, size_t, int);
+static ssize_t (*real_recvfrom)(int, void *, size_t, int, __SOCKADDR_ARG, socklen_t *);
+static ssize_t (*real_sendto)(int, const void *, size_t, int, __CONST_SOCKADDR_ARG,
+                              socklen_t);
 
 /*
  * dlsym() returns a void *; ISO C has no conversion from it to a function
@@ -204,6 +237,18 @@ static ssize_t call_send(int fd, const void *buf, size_t len, int flags)
 {
     BIND(real_send, "send");
     return real_send(fd, buf, len, flags);
+}
+static ssize_t call_recvfrom(int fd, void *buf, size_t len, int flags,
+                             __SOCKADDR_ARG from, socklen_t *from_len)
+{
+    BIND(real_recvfrom, "recvfrom");
+    return real_recvfrom(fd, buf, len, flags, from, from_len);
+}
+static ssize_t call_sendto(int fd, const void *buf, size_t len, int flags,
+                           __CONST_SOCKADDR_ARG to, socklen_t to_len)
+{
+    BIND(real_sendto, "sendto");
+    return real_sendto(fd, buf, len, flags, to, to_len);
 }
 
 #define REAL(name) call_##name
@@ -250,4 +295,28 @@ ssize_t WRAP(send)(int fd, const void *buf, size_t len, int flags)
         return -1;
     }
     return REAL(send)(fd, buf, len, flags);
+}
+
+ssize_t WRAP(recvfrom)(int fd, void *buf, size_t len, int flags,
+                       __SOCKADDR_ARG from, socklen_t *from_len)
+{
+    size_t asked = len;
+
+    if (decide(&reads, fd, &len) == INTR) {
+        errno = EINTR;
+        return -1;
+    }
+    if (flags & (MSG_WAITALL | MSG_PEEK))
+        len = asked;
+    return REAL(recvfrom)(fd, buf, len, flags, from, from_len);
+}
+
+ssize_t WRAP(sendto)(int fd, const void *buf, size_t len, int flags,
+                     __CONST_SOCKADDR_ARG to, socklen_t to_len)
+{
+    if (decide(&writes, fd, &len) == INTR) {
+        errno = EINTR;
+        return -1;
+    }
+    return REAL(sendto)(fd, buf, len, flags, to, to_len);
 }

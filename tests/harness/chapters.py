@@ -28,9 +28,12 @@ class Contract:
     # `files` are made in the test folder first, so that such a name is real
     extra: tuple[str, ...] = ()
     files: tuple[str, ...] = ()
+    udp: bool = False               # UDP: the port is held (and watched) with UDP sockets
 
 
 SERVER = dict(port="server", bind_fails=True)
+UDP_SERVER = dict(port="server", bind_fails=True, udp=True)
+UDP_CLIENT = dict(port="client", udp=True)
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,25 @@ EXERCISES: tuple[Exercise, ...] = (
         contract=Contract("op_client", ("127.0.0.1", "9190", "extra"), port="client",
                           refused_stdin=b"1\n5\n+\n"), partner="op_server"),
     _ex("05_app_protocol", "review", "review", "answer the review questions"),
+    _ex("06_udp", "uecho_server", "posix",
+        "echo every UDP datagram, whole, to whoever sent it, until SIGINT or SIGTERM",
+        contract=Contract("uecho_server", ("9190", "extra"), **UDP_SERVER), listens=True),
+    _ex("06_udp", "uecho_client", "posix",
+        "send each line as a datagram, wait a second for its echo, send again up to 3 times",
+        contract=Contract("uecho_client", ("127.0.0.1", "9190", "extra"), **UDP_CLIENT),
+        partner="uecho_server", needs=("nft",)),
+    _ex("06_udp", "bound_host1", "posix",
+        "receive three datagrams with three recvfrom() calls and print each one's size",
+        contract=Contract("bound_host1", ("9190", "extra"), **UDP_SERVER), listens=True),
+    _ex("06_udp", "bound_host2", "posix",
+        "send three datagrams of different sizes from one unbound socket",
+        contract=Contract("bound_host2", ("127.0.0.1", "9190", "extra"), **UDP_CLIENT),
+        partner="bound_host1"),
+    _ex("06_udp", "uecho_con_client", "posix",
+        "the echo client again with a connected UDP socket: connect, write, read",
+        contract=Contract("uecho_con_client", ("127.0.0.1", "9190", "extra"), **UDP_CLIENT),
+        partner="uecho_server"),
+    _ex("06_udp", "review", "review", "answer the review questions"),
     _ex("07_half_close", "file_server", "posix",
         "send a whole file, shutdown(SHUT_WR), then print the client's reply",
         contract=Contract("file_server", ("9190", "served.txt", "extra"), extra=("served.txt",),
@@ -157,7 +179,7 @@ CHAPTERS: tuple[str, ...] = tuple(dict.fromkeys(e.chapter for e in EXERCISES))
 # chapter 05 on TCP's internals, once sockets are familiar, so it comes last.
 SUGGESTED_ORDER: tuple[str, ...] = ("01_hello", "02_socket_types", "03_addresses",
                                     "04_iterative_echo", "04_windows_echo", "05_app_protocol",
-                                    "00_layered_model", "07_half_close")
+                                    "00_layered_model", "06_udp", "07_half_close")
 CHECK_SUITES = {"wire": "tests/check/test_wire.c", "addr": "tests/check/test_addr.c"}
 
 

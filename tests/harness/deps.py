@@ -35,6 +35,11 @@ def _tool(name: str) -> Callable[[], bool]:
     return lambda: shutil.which(name) is not None
 
 
+def _sbin_tool(name: str) -> Callable[[], bool]:
+    """A tool in /usr/sbin, which a normal user's PATH often lacks."""
+    return lambda: (shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")) is not None
+
+
 @dataclass(frozen=True)
 class Need:
     what: str                    # what the student is told is missing
@@ -78,6 +83,8 @@ NEEDS: tuple[Need, ...] = (
          lambda: _python_has("yaml"), _selftest),
     Need("inotifywait (make watch)", ("inotify-tools",), _tool("inotifywait"), _selftest),
     Need("socat (make try)", ("socat",), _tool("socat"), _selftest),
+    Need("nft, the nftables firewall (a lossy network for UDP)", ("nftables",), _sbin_tool("nft"),
+         lambda k, n, p: "nft" in n or p == "selftest"),
 )
 
 PACKAGES = sorted({p for n in NEEDS for p in n.packages} | {"python3"})

@@ -1,5 +1,6 @@
 """Fault injection: reads and writes on the program's sockets broken into
-pieces and interrupted (EINTR), on purpose, for the tests marked
+pieces and interrupted (EINTR; on UDP sockets only interrupted: a datagram
+is never cut), on purpose, for the tests marked
 `@pytest.mark.faults` (the tests that prove a loop is a loop).
 
 The faults come from tests/faults/faults.c, driven by a seed:
@@ -34,7 +35,8 @@ SEED_ENV = "WORKBOOK_FAULT_SEED"
 CFLAGS = ["-std=c11", "-D_POSIX_C_SOURCE=200809L", "-Wall", "-Wextra", "-Wpedantic",
           "-Werror", "-O2"]
 # linked into a sanitized program: its calls go to __wrap_read() etc.
-WRAP_FLAGS = ["-DWORKBOOK_FAULTS_WRAP", "-Wl,--wrap=read,--wrap=write,--wrap=recv,--wrap=send"]
+WRAP_FLAGS = ["-DWORKBOOK_FAULTS_WRAP",
+              "-Wl,--wrap=read,--wrap=write,--wrap=recv,--wrap=send,--wrap=recvfrom,--wrap=sendto"]
 
 
 class FaultsBuildError(RuntimeError):

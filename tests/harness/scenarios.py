@@ -1,5 +1,7 @@
 """Scenarios that several chapters' tests share: the argument contract every
-program has, and starting a server and waiting until it listens."""
+program has, and starting a server and waiting until it listens. A program
+whose contract says `udp` (chapter 06) is watched for bound UDP ports too,
+and its port is held, or watched, with UDP sockets."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from .plugin import Program
 from .ports import free_port, ports_listened_by, wait_listening
 from .procs import Proc, ProcessGroup, ProgramExited, WaitTimeout
 from .sockstate import connected_from
+from .udp import ports_bound_by as udp_ports_bound_by
 
 EXIT_WAIT = 3.0     # seconds a program gets to exit when it should (it needs milliseconds)
 
@@ -47,6 +50,10 @@ def start_server(prog: Program, procs: ProcessGroup, port: int | None = None,
     return proc, port
 
 
+def _udp(prog: Program) -> bool:
+    return prog.ex.contract is not None and prog.ex.contract.udp
+
+
 def ends_with_status_1(prog: Program, procs: ProcessGroup, args: list[str],
                         why: str, expect_in_stderr: str | None = None) -> Proc:
     """Run the program; it must exit with status 1 and say something on
@@ -54,15 +61,17 @@ def ends_with_status_1(prog: Program, procs: ProcessGroup, args: list[str],
     proc = prog.start(procs, *args, limit=EXIT_WAIT + 10)
     deadline = time.monotonic() + EXIT_WAIT + 1.5 * (prog.ex.slowness - 1)
     listened: set[int] = set()
+    udp = _udp(prog)
     while proc.running() and time.monotonic() < deadline and not listened:
-        listened = ports_listened_by(proc)
+        listened = ports_listened_by(proc) | (udp_ports_bound_by(proc) if udp else set())
         proc.wait_exit(0.02)
     did = f"ran `{command_line(prog, *args)}` ({why})"
     expected = "exit status 1 with a message on stderr" + (
         f" naming {expect_in_stderr}()" if expect_in_stderr else "")
     if listened:
         fail(did=did, expected=expected + ", nothing bound",
-             got=f"it is listening on port {', '.join(map(str, sorted(listened)))}",
+             got=f"it is {'bound to' if udp else 'listening on'} port "
+             f"{', '.join(map(str, sorted(listened)))}",
              procs=[proc], hint="Check the argument fully (strtol and its end pointer, the "
                                 "range 1-65535) before creating any socket.")
     rc = proc.wait_exit(0 if not proc.running() else 0.1)
@@ -121,6 +130,9 @@ def check_bad_port_client(prog: Program, procs: ProcessGroup,
                           extra: list[str] | tuple[str, ...] = ()) -> None:
     """A client given an invalid port must refuse it, not connect somewhere.
     `extra`: the arguments after the port (an output file, say)."""
+    if _udp(prog):
+        check_bad_port_udp_client(prog, procs)
+        return
     live = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     while True:
         port = free_port()
@@ -162,10 +174,64 @@ def check_bad_port_client(prog: Program, procs: ProcessGroup,
         live.close()
 
 
+def check_bad_port_udp_client(prog: Program, procs: ProcessGroup) -> None:
+    """A UDP client given an invalid port must refuse it, not send a datagram
+    somewhere (a line on stdin gives it something to send)."""
+    live = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    port = free_port()
+    live.bind(("127.0.0.1", port))
+    live.setblocking(False)
+    try:
+        for arg, why in bad_ports(port):
+            proc = prog.start(procs, "127.0.0.1", arg, limit=EXIT_WAIT + 10,
+                              stdin_data=b"hello\n")
+            deadline = time.monotonic() + EXIT_WAIT
+            sent, rc = False, None
+            while not sent and time.monotonic() < deadline:
+                rc = proc.wait_exit(0.02)
+                try:
+                    live.recv(65536)
+                    sent = True
+                except BlockingIOError:
+                    if rc is not None:
+                        break
+            did = f"ran `{command_line(prog, '127.0.0.1', arg)}` (invalid port: {why})"
+            if sent:
+                fail(did=did, expected="exit status 1 and a message, no datagram sent",
+                     got=f"it sent a datagram to port {port}: the argument was not checked",
+                     procs=[proc], hint="atoi() stops at the first non-digit and never "
+                     "fails; use strtol with its end pointer and check 1-65535.")
+            if rc != 1 or not proc.stderr_text().strip():
+                fail(did=did, expected="exit status 1 with a message on stderr",
+                     got=("still running" if rc is None else f"exit status {rc}")
+                     + f", stderr {show(proc.stderr)}", procs=[proc])
+    finally:
+        live.close()
+
+
+def check_bind_fails_udp(prog: Program, procs: ProcessGroup) -> None:
+    """The port is held by another UDP socket: bind must fail, visibly. The
+    holder sets SO_REUSEADDR, so a program that sets it too would share the
+    port (and take part of its datagrams) instead of failing."""
+    taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    port = free_port()
+    taken.bind(("0.0.0.0", port))
+    try:
+        ends_with_status_1(prog, procs, [str(port)],
+                           f"UDP port {port} is already held by another socket",
+                           expect_in_stderr="bind")
+    finally:
+        taken.close()
+
+
 def check_bind_fails(prog: Program, procs: ProcessGroup,
                      extra: list[str] | tuple[str, ...] = ()) -> None:
     """The port is taken by a listening socket: bind must fail, visibly.
     `extra`: the arguments after the port."""
+    if _udp(prog):
+        check_bind_fails_udp(prog, procs)
+        return
     taken = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     port = free_port()
     taken.bind(("0.0.0.0", port))

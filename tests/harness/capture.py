@@ -340,3 +340,26 @@ def timeline(frames: list[Frame], server_port: int) -> Conversation:
     summary.append("reset: " + ("RST from the " + ", ".join(resets) if resets
                                 else "none (no RST)"))
     return Conversation(lines, summary, handshake, first_fin, resets, c2s, s2c)
+
+
+def udp_timeline(datagrams: list, server_port: int) -> tuple[list[str], list[str]]:
+    """The datagrams to and from server_port as timeline lines, and a summary:
+    no handshake, no close, each datagram on its own."""
+    lines = [f"{'ms':>6}  {'direction':<24} {'len':>5}  data"]
+    mine = [d for d in datagrams if server_port in (d.sport, d.dport)]
+    start = mine[0].time if mine else 0.0
+    to_server = from_server = 0
+    for d in mine:
+        towards = d.dport == server_port
+        to_server += towards
+        from_server += not towards
+        way = f"client:{d.sport} -> server" if towards else f"server -> client:{d.dport}"
+        lines.append(f"{(d.time - start) * 1000:6.1f}  {way:<24} {len(d.payload):5d}  "
+                     f"{preview(d.payload)}")
+    if not mine:
+        lines.append("(no UDP datagrams on this port)")
+    summary = [f"datagrams: {to_server} to the server, {from_server} back from it",
+               "no handshake and no close: UDP has no connection; each datagram stands "
+               "alone, and its boundaries arrive as they were sent"]
+    return lines, summary
+

@@ -42,7 +42,7 @@ from . import capture as capmod
 from . import paths, starters
 from .wine import Wine
 from .chapters import CHAPTERS, ROOT, Exercise, exercises, find
-from .pcapcheck import PcapReadError, read_frames
+from .pcapcheck import PcapReadError, read_datagrams, read_frames
 from .ports import POLL, free_port, listening_ports, wait_listening
 from .procs import (Proc, ProcessGroup, ProgramExited, WaitTimeout, become_subreaper,
                     reap_orphans)
@@ -66,6 +66,9 @@ class Scenario:
     # argument is that folder, as the programs (which run in build/live/) see it
     files: tuple[tuple[str, bytes], ...] = ()
     transport: str = "tcp"            # "tcp" | "udp": the capture filter, how to wait for the server
+    # the server's chapter when it is another's (02's clients talk to 01's
+    # hello server, the textbook's tcp_server)
+    server_chapter: str = ""
 
     def args(self, which: tuple[str, ...], folder: str) -> list[str]:
         return [a.replace("{dir}", folder) for a in which]
@@ -73,13 +76,19 @@ class Scenario:
 
 SCENARIOS: dict[str, Scenario] = {
     "01_hello": Scenario("hello_server", "hello_client"),
+    "02_socket_types": Scenario("hello_server", "tcp_client", server_chapter="01_hello"),
     "04_iterative_echo": Scenario("echo_server", "echo_client", ECHO_LINES),
     "04_windows_echo": Scenario("echo_server_win", "echo_client_win", ECHO_LINES),
     "07_half_close": Scenario("file_server", "file_client",
                               server_args=("{dir}/served.txt",),
                               client_args=("{dir}/received.txt",),
                               files=(("served.txt", SERVED_TEXT),)),
+    "05_app_protocol": Scenario("op_server", "op_client", b"3\n10\n-4\n7\n*\n"),
+    "06_udp": Scenario("uecho_server", "uecho_client", b"hello\nhow are you?\nq\n",
+                       transport="udp"),
 }
+# keep the table in chapter order
+SCENARIOS = {ch: SCENARIOS[ch] for ch in CHAPTERS if ch in SCENARIOS}
 LIMIT = 1800.0        # seconds make run / make try may run at most
 
 
@@ -509,7 +518,8 @@ def cmd_try(args: argparse.Namespace) -> int:
         return 2
     lines = scenario.lines
     where = Where.from_args(args)
-    server_ex, client_ex = find(args.chapter, scenario.server), find(args.chapter, scenario.client)
+    server_ex = find(scenario.server_chapter or args.chapter, scenario.server)
+    client_ex = find(args.chapter, scenario.client)
     with Session(where, args.limit, windows=server_ex.kind == "windows") as s:
         server, client = pick(server_ex, where), pick(client_ex, where)
         print(f"make try: chapter {args.chapter}\n"
@@ -555,7 +565,8 @@ def cmd_trace(args: argparse.Namespace) -> int:
         return 1
     lines = scenario.lines
     where = Where.from_args(args)
-    server_ex, client_ex = find(args.chapter, scenario.server), find(args.chapter, scenario.client)
+    server_ex = find(scenario.server_chapter or args.chapter, scenario.server)
+    client_ex = find(args.chapter, scenario.client)
     windows = server_ex.kind == "windows"
     with Session(where, 60.0, windows=windows) as s:
         server, client = pick(server_ex, where), pick(client_ex, where)
@@ -595,15 +606,19 @@ def cmd_trace(args: argparse.Namespace) -> int:
             notes.append("dumpcap did not confirm the last packets; some may be missing")
         srv.wait_exit(0.1)
         try:
-            frames = read_frames(cap.file, tshark, timeout=30)
+            if scenario.transport == "udp":
+                lines_out, summary = capmod.udp_timeline(
+                    read_datagrams(cap.file, tshark, timeout=30), port)
+            else:
+                conv = capmod.timeline(read_frames(cap.file, tshark, timeout=30), port)
+                lines_out, summary = conv.lines, conv.summary
         except PcapReadError as exc:
             print(f"tshark could not read the capture: {exc}")
             return 1
-        conv = capmod.timeline(frames, port)
         print()
-        print("\n".join("  " + ln for ln in conv.lines))
+        print("\n".join("  " + ln for ln in lines_out))
         print("\nsummary:")
-        print("\n".join("  " + ln for ln in conv.summary + notes))
+        print("\n".join("  " + ln for ln in summary + notes))
         for proc, who in ((cli, "client"), (srv, "server")):
             out = (proc.stdout + proc.stderr).decode("utf-8", "replace").strip()
             shown_out = "\n".join("    " + ln for ln in out.splitlines()[:12]) or "    (nothing)"

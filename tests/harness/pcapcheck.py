@@ -275,6 +275,53 @@ def read_frames(pcap: Path, tshark: str = "tshark", timeout: float = 30) -> list
     return [_parse_line(line) for line in proc.stdout.splitlines() if line.strip()]
 
 
+@dataclass
+class Datagram:
+    """One UDP datagram of a capture (read_datagrams)."""
+    time: float
+    src: str
+    sport: int
+    dst: str
+    dport: int
+    payload: bytes
+
+
+def read_datagrams(pcap: Path, tshark: str = "tshark", timeout: float = 30) -> list[Datagram]:
+    """The UDP datagrams of pcap, dissected by tshark (in the jail, as
+    read_frames), with their payloads. ICMP errors quoting a datagram are
+    left out: they are not datagrams that were sent."""
+    pcap = Path(pcap)
+    _check_magic(pcap)
+    inside = "/in/capture.pcap"
+    cmd = [tshark, "-r", inside, "-n", "-Y", "udp && !icmp", "-T", "fields",
+           "-E", "separator=/t", "-E", "header=n", "-e", "frame.time_relative",
+           "-e", "ip.src", "-e", "udp.srcport", "-e", "ip.dst", "-e", "udp.dstport",
+           "-e", "udp.payload"]
+    sealed = jail.seal(cmd, files={inside: pcap})
+    try:
+        proc = subprocess.run(sealed.argv, capture_output=True, timeout=timeout, check=False,
+                              text=True, errors="replace", pass_fds=tuple(sealed.fds),
+                              stdin=subprocess.DEVNULL)
+    except FileNotFoundError as exc:
+        raise PcapReadError(f"cannot run {tshark!r}: is tshark installed?") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise PcapReadError(f"tshark took longer than {timeout:g} s to read {pcap}") from exc
+    finally:
+        sealed.close()
+    if proc.returncode != 0:
+        raise PcapReadError(f"tshark could not read {pcap} (exit status {proc.returncode}):\n"
+                            f"{proc.stderr.strip() or '(no message)'}")
+    out = []
+    for line in proc.stdout.splitlines():
+        cols = (line.split("\t") + [""] * 6)[:6]
+        try:
+            out.append(Datagram(float(cols[0]), cols[1], int(cols[2]), cols[3], int(cols[4]),
+                                bytes.fromhex(cols[5].replace(":", ""))))
+        except ValueError:
+            continue
+    return out
+
+
 # ---- what the conversation must be -----------------------------------------
 
 

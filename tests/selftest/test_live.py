@@ -129,6 +129,27 @@ def test_trace_half_close_shows_the_servers_fin_before_the_reply(procs, build):
     assert "Message from client: Thank you" in out and "Received file data" in out, out
 
 
+def test_trace_udp_shows_each_datagram_and_its_echo(procs, build):
+    # chapter 06: no handshake, no FIN; each line one datagram, echoed whole
+    proc = tools(procs, build, "trace", "--chapter", "06_udp", "--src", str(SOLUTIONS))
+    rc, out = finished(proc, build, 40)
+    try:
+        _, dumpcap = capture.find_tools()
+        problem = capture.permission_problem(dumpcap, "make trace")
+    except capture.CaptureUnavailable as exc:
+        problem = str(exc)
+    if problem:
+        assert rc == 1, out
+        return
+    assert rc == 0 and "capturing on lo: udp port" in out, out
+    rows = [ln.split() for ln in out.splitlines() if "->" in ln and '"' in ln]
+    sent = [r for r in rows if r[2] == "->" and r[3] == "server"]
+    back = [r for r in rows if r[1] == "server" and r[2] == "->"]
+    assert [r[-1] for r in sent] == ['"hello"', 'you?"'] and len(back) == 2, out
+    assert "datagrams: 2 to the server, 2 back from it" in out, out
+    assert "SYN" not in out and "FIN" not in out, out
+
+
 def test_try_half_close_gives_the_programs_their_files(procs, build):
     proc = tools(procs, build, "try", "--chapter", "07_half_close", "--src", str(SOLUTIONS))
     rc, out = finished(proc, build)

@@ -561,7 +561,9 @@ def classroom_yml(root: Path = ROOT, chapters: list[str] | None = None) -> str:
             "        if: hashFiles('solutions/**') == ''",
             "        timeout-minutes: 10",
             "        run: |",
-            f"          make check CHAPTER={ch} || true",
+            # as root, as the self-test runs: the programs still run as
+            # nobody in the jail, and chapter 06's lossy network can be made
+            f"          sudo make check CHAPTER={ch} || true",
             f"          make classroom-result CHAPTER={ch} >> \"$GITHUB_OUTPUT\"",
         ]
     lines += [
@@ -591,7 +593,10 @@ def classroom_result(chapter: str, build: Path, root: Path = ROOT) -> str:
                  for t in gs["tests"] if t["name"].startswith(chapter + "/")]
     except (OSError, ValueError, KeyError):
         tests = []
-    if not tests:
+    if tests:
+        # what was possible here: a test skipped on this machine counts neither way
+        most = sum(t["max_score"] for t in gs["tests"] if t["name"].startswith(chapter + "/"))
+    else:
         tests = [{"name": f"{chapter}: make check ran", "status": "fail", "score": 0,
                   "message": "make check wrote no results: see the step's log above",
                   "test_code": "", "filename": "", "line_no": 0, "duration": 0}]

@@ -17,7 +17,9 @@ review question, a Check test) counts once per case; a parametrized test
 (several variants with the same test and case, e.g. SIGTERM and SIGINT)
 counts once and earns its points only if every variant passes. A test that
 did not run for an exercise (its file is missing, it does not compile)
-still counts as possible points, earned 0.
+still counts as possible points, earned 0; a test skipped because this
+machine cannot run it (chapter 06's lossy network needs root) counts
+neither way.
 """
 
 from __future__ import annotations
@@ -180,8 +182,11 @@ def score(results_json: Path, root: Path = ROOT) -> list[Scored]:
             outcome, message = "skipped", skipped[0].get("message", "")
         else:
             outcome, message = "passed", ""
+        # a test skipped here (it needs what this machine cannot give, e.g. a
+        # network namespace of its own) counts neither way: not earned, not possible
         out.append(Scored(sub, ex, test, case, outcome, message,
-                          worth if outcome == "passed" else 0.0, worth,
+                          worth if outcome == "passed" else 0.0,
+                          0.0 if outcome == "skipped" else worth,
                           sum(float(v.get("duration", 0.0)) for v in variants)))
     return out
 

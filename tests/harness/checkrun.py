@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -12,6 +13,24 @@ from . import deps, jail, paths, reports, scores
 from .session import load_results, run_pytest
 from .table import print_table, show_warnings, _shown
 from .term import DIM, RED, YELLOW, paint
+
+
+def workers_for(last: Path, keys: set[str]) -> str:
+    """How many pytest workers this make check should start, from how long
+    these exercises' tests took at the last run (its results.json): a worker
+    costs about a quarter of a second of CPU to start, which is most of a
+    quick chapter's time, and buys nothing when the tests take a second or
+    two in all. Without a last run: two per core."""
+    most = str(2 * (os.cpu_count() or 1))
+    try:
+        took = [t.get("duration", 0.0) for t in json.loads(last.read_text())["tests"]
+                if t.get("exercise") in keys]
+    except (OSError, ValueError, KeyError, TypeError):
+        return most
+    total = sum(took)
+    if not took or total > 10.0:
+        return most
+    return "0" if total < 3.0 else "2"
 
 
 def check(*, chapter: str | None, src: Path, sanitize: bool = False, valgrind: bool = False,
@@ -47,7 +66,7 @@ def check(*, chapter: str | None, src: Path, sanitize: bool = False, valgrind: b
     sub = {"name": "student", "kind": "student", "root": str(src), "build": str(out),
            "chapters": chapters, "sanitize": sanitize, "valgrind": valgrind}
     results = out / "results.json"
-    jobs = jobs if jobs != "auto" else str(2 * (os.cpu_count() or 1))
+    jobs = jobs if jobs != "auto" else workers_for(results, {e.key for e in exs})
     run_pytest([sub], results, jobs=jobs, seed=seed)
     by_sub, _ = load_results(results)
     outcomes = by_sub.get("student", [])

@@ -370,3 +370,18 @@ def test_a_test_this_machine_cannot_run_is_no_failure(capsys):
     assert ok and "Everything passes" in out and "1 of 1 exercises done" in out, out
     assert "not run here: 06_udp/uecho_client test_uecho_client_lossy_network" in out, out
     assert "sudo make check" in out
+
+
+def test_make_check_starts_as_many_workers_as_the_last_run_says_it_needs(tmp_path):
+    from harness.checkrun import workers_for
+    last = tmp_path / "results.json"
+    keys = {"01_hello/hello_server"}
+    assert workers_for(last, keys) not in ("0", "2")          # no last run: two per core
+    last.write_text(json.dumps({"tests": [
+        {"exercise": "01_hello/hello_server", "duration": 0.4},
+        {"exercise": "06_udp/uecho_client", "duration": 30.0}]}))
+    assert workers_for(last, keys) == "0"                     # quick: no workers at all
+    assert workers_for(last, {"06_udp/uecho_client"}) not in ("0", "2")   # slow: all
+    last.write_text(json.dumps({"tests": [{"exercise": "01_hello/hello_server",
+                                           "duration": 5.0}]}))
+    assert workers_for(last, keys) == "2"

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from . import proctree
-from .net import connect, recv_exact
+from .net import connect, exchange, recv_exact
 from .ports import wait_peer_read_all
 
 POLL = 0.005
@@ -63,7 +63,11 @@ def open_all(port: int, n: int, timeout: float = 5.0) -> list[socket.socket]:
 
 def echo_on(sock: socket.socket, payload: bytes, timeout: float) -> tuple[bytes, str]:
     """Send payload and read back as many bytes: (what came, why it stopped
-    short: "", "eof", "timeout", "reset", "mismatch")."""
+    short: "", "eof", "timeout", "reset", "mismatch"). A large payload is
+    read while it is sent (net.exchange): an echo of it would otherwise fill
+    both directions' buffers and deadlock."""
+    if len(payload) > 16384:
+        return exchange(sock, payload, timeout)
     try:
         sock.sendall(payload)
     except OSError as exc:
@@ -80,7 +84,7 @@ def stall_half(sock: socket.socket, message: bytes, timeout: float = 2.0) -> byt
     return half
 
 
-def flood_unread(sock: socket.socket, cap: int = 8 << 20, settle: float = 0.5) -> int:
+def flood_unread(sock: socket.socket, cap: int = 8 << 20, settle: float = 0.2) -> int:
     """Send without reading until nothing more goes (both directions'
     buffers are full: an echo server is then stuck writing to this client)
     or `cap` bytes went. Returns the bytes sent. Leaves sock non-blocking."""

@@ -15,11 +15,11 @@ import time
 import pytest
 
 from harness import manyclients as mc
-from harness.feedback import HINTS, compare, fail, first_difference, show
+from harness.feedback import HINTS, compare, describe_exit, fail, first_difference, show
 from harness.net import (FakeServer, connect, random_binary, random_text, recv_exact,
                          recv_until_eof, reset)
 from harness.ports import wait_peer_read_all
-from harness.scenarios import command_line, start_server
+from harness.scenarios import EXIT_WAIT, command_line, start_server
 
 STALL = 2.0      # seconds: the most a stalled client may delay the others
 IDLE = 1.0       # seconds of idling measured
@@ -237,6 +237,23 @@ def test_echo_mpserv_idle_cpu(prog, procs):
              f"use (almost) no CPU: at most {IDLE_CPU} s", got=f"{used:.2f} s of CPU",
              procs=[server], hint="Something spins. Does waitpid() in the handler loop "
              "while it returns > 0 (with WNOHANG it returns 0 while children still run)?")
+
+
+@pytest.mark.role("echo_mpserv")
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_echo_mpserv_stops_on_signal(prog, procs, sig):
+    server, port, pid = _start(prog, procs)
+    with connect(port) as sock:
+        _expect_echo(server, sock, random_text(10), f"a client connected to port {port}")
+    mc.wait_until(lambda: not mc.children(pid), 3)
+    server.signal(getattr(signal, sig))
+    rc = server.wait_exit(EXIT_WAIT)
+    if rc != 0:
+        fail(did=f"a client had its echo and left; then the server got {sig} while it "
+             "waited in accept()", expected=f"exit status 0 within {EXIT_WAIT:g} s",
+             got="still running" if rc is None else describe_exit(server), procs=[server],
+             hint="Handle SIGINT and SIGTERM with a handler that sets a flag, installed "
+                  "without SA_RESTART, so that accept() returns (EINTR) and the loop ends.")
 
 
 # -- echo_mpclient ------------------------------------------------------------------

@@ -18,7 +18,7 @@ from harness import manyclients as mc
 from harness.feedback import HINTS, compare, describe_exit, fail, first_difference, show
 from harness.net import (FakeServer, connect, random_binary, random_text, recv_exact,
                          recv_until_eof, reset)
-from harness.ports import wait_peer_read_all
+from harness.ports import wait_in_accept, wait_peer_read_all
 from harness.scenarios import EXIT_WAIT, command_line, start_server
 
 STALL = 2.0      # seconds: the most a stalled client may delay the others
@@ -246,6 +246,9 @@ def test_echo_mpserv_stops_on_signal(prog, procs, sig):
     with connect(port) as sock:
         _expect_echo(server, sock, random_text(10), f"a client connected to port {port}")
     mc.wait_until(lambda: not mc.children(pid), 3)
+    # blocked in accept() again: its SIGCHLD handler has returned (a stop
+    # signal during that handler may be seen only at the next client)
+    wait_in_accept(server, 3)
     server.signal(getattr(signal, sig))
     rc = server.wait_exit(EXIT_WAIT)
     if rc != 0:

@@ -170,6 +170,14 @@ EXERCISES: tuple[Exercise, ...] = (
                           port="client", refused_stdin=b"", extra=("received.bin",)),
         partner="file_server"),
     _ex("07_half_close", "review", "review", "answer the review questions"),
+    _ex("10_multiprocess", "echo_mpserv", "posix",
+        "echo for many clients at once: fork() a child per client, reap every child",
+        contract=Contract("echo_mpserv", ("9190", "extra"), **SERVER), listens=True),
+    _ex("10_multiprocess", "echo_mpclient", "posix",
+        "split the echo client in two processes: one sends stdin, one prints the echo",
+        contract=Contract("echo_mpclient", ("127.0.0.1", "9190", "extra"), port="client",
+                          refused_stdin=b"hello\nq\n"), partner="echo_mpserv"),
+    _ex("10_multiprocess", "review", "review", "answer the review questions"),
 )
 
 CHAPTERS: tuple[str, ...] = tuple(dict.fromkeys(e.chapter for e in EXERCISES))
@@ -179,7 +187,8 @@ CHAPTERS: tuple[str, ...] = tuple(dict.fromkeys(e.chapter for e in EXERCISES))
 # chapter 05 on TCP's internals, once sockets are familiar, so it comes last.
 SUGGESTED_ORDER: tuple[str, ...] = ("01_hello", "02_socket_types", "03_addresses",
                                     "04_iterative_echo", "04_windows_echo", "05_app_protocol",
-                                    "00_layered_model", "06_udp", "07_half_close")
+                                    "00_layered_model", "06_udp", "07_half_close",
+                                    "10_multiprocess")
 CHECK_SUITES = {"wire": "tests/check/test_wire.c", "addr": "tests/check/test_addr.c"}
 
 

@@ -1,0 +1,188 @@
+"""Many clients at once, and /proc views of the server that serves them: the
+toolkit of the chapters on concurrent servers (10 fork, 12 select, 17 epoll,
+18 threads).
+
+Peers:
+- `open_all(port, n)`: n connections opened first, all of them established
+  (accepted or waiting in the listen backlog: connect() succeeds either
+  way, so that alone proves nothing about concurrency), then talked to in
+  any order with `echo_on` (e.g. reversed: an iterative server, stuck on
+  the first, never answers the last);
+- `stall_half(sock, message)`: a client that sends half a message and then
+  sends nothing more, waiting until the server's kernel has it;
+- `flood_unread(sock)`: a client that sends without ever reading, until
+  both directions' buffers are full (the server is then blocked writing to
+  it, unless it serves others independently);
+- `net.reset` (a client that resets), `close_all(socks)`: every client
+  disconnecting at once.
+
+/proc views (pids as the harness sees them; `Proc.program_pid()` gives the
+program's own pid, under the jail's init):
+- `children(pid)`, `zombies(pid)`, `tree(pid)`: its child processes, those
+  that ended and were not reaped yet (state Z), itself and all below it;
+- `threads(pid)`, `open_fds(pid)`, `cpu_seconds(pids)` (utime + stime);
+- `ns_pid(pid)`: the pid the process has inside the jail's PID namespace,
+  the one it prints about itself;
+- `wait_until(predicate, timeout)`: poll /proc every 5 ms (no event tells
+  when a process forks, exits or is reaped).
+
+Timing claims are upper bounds, generous ones: a verdict never depends on
+how busy the machine is.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Callable, Iterable
+
+from . import proctree
+from .net import connect, exchange, recv_exact
+from .ports import wait_peer_read_all
+
+POLL = 0.005
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+# -- peers -----------------------------------------------------------------------
+
+def open_all(port: int, n: int, timeout: float = 5.0) -> list[socket.socket]:
+    """n connections to the port, all established before any is used.
+    Closes those made so far and re-raises if one fails."""
+    socks: list[socket.socket] = []
+    try:
+        for _ in range(n):
+            socks.append(connect(port, timeout=timeout))
+    except OSError:
+        close_all(socks)
+        raise
+    return socks
+
+
+def echo_on(sock: socket.socket, payload: bytes, timeout: float) -> tuple[bytes, str]:
+    """Send payload and read back as many bytes: (what came, why it stopped
+    short: "", "eof", "timeout", "reset", "mismatch"). A large payload is
+    read while it is sent (net.exchange): an echo of it would otherwise fill
+    both directions' buffers and deadlock."""
+    if len(payload) > 16384:
+        return exchange(sock, payload, timeout)
+    try:
+        sock.sendall(payload)
+    except OSError as exc:
+        return b"", f"send failed: {exc.strerror or exc}"
+    return recv_exact(sock, len(payload), timeout, expect=payload)
+
+
+def stall_half(sock: socket.socket, message: bytes, timeout: float = 2.0) -> bytes:
+    """Send the first half of message and nothing more; returns that half,
+    once the peer's kernel has it all (so the server could have read it)."""
+    half = message[: max(1, len(message) // 2)]
+    sock.sendall(half)
+    wait_peer_read_all(sock, timeout)  # read or not: it arrived, or time is up
+    return half
+
+
+def flood_unread(sock: socket.socket, cap: int = 8 << 20, settle: float = 0.2) -> int:
+    """Send without reading until nothing more goes (both directions'
+    buffers are full: an echo server is then stuck writing to this client)
+    or `cap` bytes went. Returns the bytes sent. Leaves sock non-blocking."""
+    sock.setblocking(False)
+    sent, chunk = 0, b"x" * 65536
+    while sent < cap:
+        try:
+            sent += sock.send(chunk)
+        except BlockingIOError:
+            if not wait_peer_read_all(sock, timeout=settle):
+                break
+    return sent
+
+
+def close_all(socks: Iterable[socket.socket]) -> None:
+    """Close every socket, one right after the other."""
+    for s in socks:
+        try:
+            s.close()
+        except OSError:
+            pass
+
+
+# -- /proc views -----------------------------------------------------------------
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (field 3, the
+    state, first), or None if the process is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rfind(")") + 2:].split()
+
+
+def state(pid: int) -> str | None:
+    fields = _stat_fields(pid)
+    return fields[0] if fields else None
+
+
+def children(pid: int) -> list[int]:
+    return proctree.children_of(pid)
+
+
+def zombies(pid: int) -> list[int]:
+    """The children of pid that have ended but were not reaped yet."""
+    return [c for c in children(pid) if state(c) == "Z"]
+
+
+def live_children(pid: int) -> list[int]:
+    return [c for c in children(pid) if state(c) not in (None, "Z", "X")]
+
+
+def tree(pid: int) -> list[int]:
+    return proctree.descendants(pid)
+
+
+def threads(pid: int) -> int:
+    fields = _stat_fields(pid)
+    return int(fields[17]) if fields else 0   # field 20, num_threads
+
+
+def open_fds(pid: int) -> int | None:
+    """How many descriptors pid holds open (None if it is gone)."""
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return None
+
+
+def cpu_seconds(pids: Iterable[int]) -> float:
+    """utime + stime of these processes together, in seconds (a process
+    that is gone counts 0)."""
+    total = 0
+    for pid in pids:
+        fields = _stat_fields(pid)
+        if fields:
+            total += int(fields[11]) + int(fields[12])  # fields 14 and 15
+    return total / CLOCK_TICKS
+
+
+def ns_pid(pid: int) -> int | None:
+    """The pid of pid in its innermost PID namespace (the jail's)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("NSpid:"):
+                return int(line.split()[-1])
+    except OSError:
+        pass
+    return None
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
+    """Poll predicate until it holds (True) or time is up (False)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(POLL)  # polling /proc: there is no event to wait on

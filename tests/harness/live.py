@@ -86,6 +86,7 @@ SCENARIOS: dict[str, Scenario] = {
     "05_app_protocol": Scenario("op_server", "op_client", b"3\n10\n-4\n7\n*\n"),
     "06_udp": Scenario("uecho_server", "uecho_client", b"hello\nhow are you?\nq\n",
                        transport="udp"),
+    "10_multiprocess": Scenario("echo_mpserv", "echo_mpclient", ECHO_LINES),
 }
 # keep the table in chapter order
 SCENARIOS = {ch: SCENARIOS[ch] for ch in CHAPTERS if ch in SCENARIOS}
@@ -504,9 +505,12 @@ def _scenario(chapter: str | None, command: str) -> Scenario | None:
         print(f"No chapter {chapter!r}. Chapters: {', '.join(CHAPTERS)}")
         return None
     if chapter not in SCENARIOS:
-        print(f"Chapter {chapter} has no server and no client: its conversation is the one "
-              f"you build byte by byte into a pcap file (make check CHAPTER={chapter} reads "
-              f"it with tshark). make {command} works for: {', '.join(SCENARIOS)}; "
+        what = ("its conversation is the one you build byte by byte into a pcap file "
+                f"(make check CHAPTER={chapter} reads it with tshark)"
+                if chapter == "00_layered_model" else
+                f"its programs talk to nobody (make check CHAPTER={chapter} runs them)")
+        print(f"Chapter {chapter} has no server and client that talk: {what}. "
+              f"make {command} works for: {', '.join(SCENARIOS)}; "
               f"to see real programs' packets: make trace CHAPTER=01_hello")
         return None
     return SCENARIOS[chapter]

@@ -4,89 +4,25 @@ real dissector (contract: chapters/00_layered_model/README.md)."""
 
 from __future__ import annotations
 
-import fcntl
-import re
 import secrets
-import shutil
-import xml.etree.ElementTree as ET
-from functools import lru_cache
 from pathlib import Path
 
 import pytest
 
-from harness import jail, pcapcheck
-from harness.chapters import CHECK_SUITES, ROOT
-from harness.feedback import describe_exit, fail, show, tail
+from harness import checksuite, pcapcheck
+from harness.feedback import describe_exit, fail, show
 from harness.net import random_text
-from harness.procs import ProcessGroup
 from harness.scenarios import ends_with_status_1
 
-CHECK_TIMEOUT = 5      # seconds per Check test (CK_DEFAULT_TIMEOUT)
-SUITE_LIMIT = 60       # seconds for the whole Check run
 
+# -- wire.c: Check unit tests, one pytest test per Check test (harness/checksuite.py)
 
-# -- wire.c: Check unit tests, one pytest test per Check test ------------------------
-
-@lru_cache(maxsize=None)
-def _check_tests(suite: str) -> tuple[str, ...]:
-    text = (ROOT / suite).read_text()
-    return tuple(re.findall(r"tcase_add_test\s*\(\s*\w+\s*,\s*(\w+)\s*\)", text))
-
-
-def cases(ex):
-    if ex.kind == "check":
-        return [(name, name) for name in _check_tests(CHECK_SUITES[ex.name])]
-    return [(None, None)]
-
-
-def _run_suite(prog, binary: str) -> dict[str, tuple[str, str]]:
-    """Run the Check binary once per build (whichever worker gets there first)
-    and return {test: (result, message)}."""
-    out = Path(binary).with_suffix(".xml")
-    with open(Path(binary).with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not out.exists() or out.stat().st_mtime < Path(binary).stat().st_mtime:
-            # the suite runs the student's wire.c: in the jail, writing its
-            # XML into a folder of its own
-            work = jail.workdir("check")
-            tmp = work / "check.xml"
-            env = dict(prog.env, CK_FORK="yes", CK_DEFAULT_TIMEOUT=str(CHECK_TIMEOUT),
-                       CK_XML_LOG_FILE_NAME=str(tmp), CK_VERBOSITY="silent")
-            group = ProcessGroup(cwd=work)
-            try:
-                proc = group.start([binary], env=env, limit=SUITE_LIMIT, label="check_wire",
-                                   jail={"files": {binary: Path(binary)}})
-                proc.wait_exit(SUITE_LIMIT + 5)
-            finally:
-                group.close()
-            if not tmp.exists():
-                pytest.fail(f"the Check tests of wire.c did not finish ({describe_exit(proc)}):"
-                            f"\n{tail(proc.stderr_text())}", pytrace=False)
-            shutil.copyfile(tmp, out.with_suffix(".tmp.xml"))
-            out.with_suffix(".tmp.xml").replace(out)
-            shutil.rmtree(work, ignore_errors=True)
-    results = {}
-    ns = {"c": "http://check.sourceforge.net/ns"}
-    for test in ET.parse(out).getroot().iter("{http://check.sourceforge.net/ns}test"):
-        name = test.findtext("c:id", "", ns)
-        results[name] = (test.get("result", ""), test.findtext("c:message", "", ns),
-                         test.findtext("c:fn", "", ns))
-    return results
+cases = checksuite.cases
 
 
 @pytest.mark.role("wire")
 def test_wire(prog):
-    binary = prog.require_build()
-    results = _run_suite(prog, binary)
-    if prog.case not in results:
-        pytest.fail(f"the Check test {prog.case} did not run (did wire.c crash the test "
-                    "program?)", pytrace=False)
-    result, message, where = results[prog.case]
-    if result != "success":
-        kind = "crashed or timed out" if result == "error" else "failed"
-        pytest.fail(f"Check test {prog.case} {kind} ({where}):\n  {message}\n"
-                    f"The test is in tests/check/test_wire.c; your code in "
-                    f"chapters/00_layered_model/wire.c.", pytrace=False)
+    checksuite.judge(prog)
 
 
 # -- tcp_conversation: the pcap, read by tshark ------------------------------------

@@ -1,8 +1,8 @@
 """Run a Check unit-test suite (tests/check/test_<unit>.c, built against the
 student's file) once per build and hand each pytest test its Check test's
 result: one pytest test per Check test, as the review questions are one per
-question. The same machinery as chapter 00's test_wire (its module keeps its
-own copy); a chapter whose unit is graded by Check uses this:
+question. A chapter whose unit is graded by Check (00's wire.c, 03's addr.c)
+uses this:
 
     cases = checksuite.cases
 

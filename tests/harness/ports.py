@@ -157,7 +157,8 @@ def listening_ports() -> set[int]:
     return {e.local[1] for e in tcp_table() if e.state == LISTEN}
 
 
-def _socket_inodes(pids: list[int]) -> set[int]:
+def socket_inodes(pids: list[int]) -> set[int]:
+    """The inodes of the sockets these processes hold."""
     inodes = set()
     for pid in pids:
         fd_dir = Path(f"/proc/{pid}/fd")
@@ -173,7 +174,7 @@ def _socket_inodes(pids: list[int]) -> set[int]:
 
 def ports_listened_by(proc: Proc) -> set[int]:
     """The ports a program (or its children) is listening on right now."""
-    inodes = _socket_inodes(proctree.descendants(proc.pid))
+    inodes = socket_inodes(proctree.descendants(proc.pid))
     return {e.local[1] for e in tcp_table() if e.state == LISTEN and e.inode in inodes}
 
 
@@ -222,14 +223,15 @@ def wait_peer_read_all(sock: socket.socket, timeout: float) -> bool:
         entry = connection(peer, me)
         if entry is None or entry.rx_queue == 0:
             # rx_queue counts only bytes that arrived; make sure all did
-            if _unacked(sock) == 0:
+            if unacked(sock) == 0:
                 return True
         if time.monotonic() > deadline:
             return False
         time.sleep(POLL)  # polling /proc: there is no event to wait on
 
 
-def _unacked(sock: socket.socket) -> int:
+def unacked(sock: socket.socket) -> int:
+    """Bytes sent on `sock` that the peer's kernel has not acknowledged."""
     import fcntl
     import struct
     import termios

@@ -6,17 +6,13 @@ waiting rather than sleeping (chapter 02's one_read_client)."""
 
 from __future__ import annotations
 
-import fcntl
-import os
 import platform
 import socket
-import struct
-import termios
 import time
 from pathlib import Path
 
 from . import proctree
-from .ports import POLL, connection
+from .ports import POLL, connection, socket_inodes, unacked, unread_by_server
 from .procs import Proc
 
 # nanosleep() and clock_nanosleep() (sleep(), usleep() and nanosleep() end
@@ -28,12 +24,6 @@ SLEEP_SYSCALLS: dict[str, frozenset[int]] = {
     "aarch64": frozenset({101, 115}),
     "riscv64": frozenset({101, 115}),
 }
-
-
-def unacked(sock: socket.socket) -> int:
-    """Bytes sent on `sock` that the peer's kernel has not acknowledged."""
-    raw = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, struct.pack("i", 0))
-    return struct.unpack("i", raw)[0]
 
 
 def wait_acked(sock: socket.socket, timeout: float) -> bool:
@@ -48,11 +38,9 @@ def wait_acked(sock: socket.socket, timeout: float) -> bool:
     return True
 
 
-def unread_by_peer(sock: socket.socket) -> int | None:
-    """Bytes that arrived at the other end of `sock` and that the program
-    there has not read() yet (None if that end cannot be found)."""
-    entry = connection(sock.getpeername()[:2], sock.getsockname()[:2])
-    return None if entry is None else entry.rx_queue
+# bytes sent to the other end of a socket that the program there has not
+# read() yet: the same reading of /proc/net/tcp as the server tests use
+unread_by_peer = unread_by_server
 
 
 def blocked_syscall(pid: int) -> int | None:
@@ -75,20 +63,8 @@ def is_sleep(syscall: int) -> bool:
     return syscall in SLEEP_SYSCALLS.get(platform.machine(), frozenset())
 
 
-def _socket_inodes(pid: int) -> set[int]:
-    """The inodes of the sockets the process and its children hold."""
-    inodes = set()
-    for p in proctree.descendants(pid):
-        try:
-            links = [os.readlink(f) for f in Path(f"/proc/{p}/fd").iterdir()]
-        except OSError:
-            continue
-        inodes.update(int(link[8:-1]) for link in links if link.startswith("socket:["))
-    return inodes
-
-
 def connected_from(proc: Proc, conn: socket.socket) -> bool:
     """Whether the other end of the accepted `conn` is a socket of `proc`
     (and not of some other program that happened to connect to the port)."""
     entry = connection(conn.getpeername()[:2], conn.getsockname()[:2])
-    return entry is not None and entry.inode in _socket_inodes(proc.pid)
+    return entry is not None and entry.inode in socket_inodes(proctree.descendants(proc.pid))

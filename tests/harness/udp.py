@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from . import proctree
-from .ports import _decode, _socket_inodes, free_port
+from .ports import _decode, free_port, socket_inodes
 from .procs import Proc, ProgramExited, WaitTimeout
 
 HOST = "127.0.0.1"
@@ -69,7 +69,7 @@ def udp_table() -> list[UdpEntry]:
 
 def ports_bound_by(proc: Proc) -> set[int]:
     """The UDP ports a program (or its children) has bound right now."""
-    inodes = _socket_inodes(proctree.descendants(proc.pid))
+    inodes = socket_inodes(proctree.descendants(proc.pid))
     return {e.local[1] for e in udp_table() if e.inode in inodes}
 
 

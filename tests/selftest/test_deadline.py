@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from harness import batch, deadline
-from harness.chapters import ROOT
 
 
 def _git(repo: Path, *args: str, when: str | None = None) -> None:

@@ -38,6 +38,7 @@ help:
 	@echo "make docs                                  regenerate exercises.md and the review sections"
 	@echo "make editor                                compile_commands.json, so clangd (VS Code ...) knows the flags"
 	@echo "make valgrind                              run the reference solutions under valgrind"
+	@echo "make bench [CHAPTER=17_epoll] [N=\"1 10\"] [QUICK=1]  the servers for many clients under load (docs/bench.md)"
 	@echo "make handout                               build/handout/: what students receive (no solutions)"
 	@echo "make gradescope [CHAPTER=01_hello]         build/gradescope/autograder.zip for Gradescope"
 	@echo "make grade SUBMISSIONS=dir [JOBS=n] [OUT=dir] [FRESH=1] [DEADLINE=time]  grade a class: one folder per student; a regrade merges into OUT's class.csv"
@@ -120,6 +121,19 @@ clean:
 valgrind:
 	$(NEEDS_SOLUTIONS)
 	@$(GRADE) check --src solutions --valgrind --jobs 4
+
+# The servers for many clients under load: build/bench/ (docs/bench.md).
+# CHAPTER= puts your server beside that chapter's reference; N="1 10 100"
+# the numbers of connections; QUICK=1 a short run; REFS=dir more folders
+# laid out like solutions/ for servers it lacks; SERVERS=a,b only these.
+N ?=
+QUICK ?=
+REFS ?=
+SERVERS ?=
+.PHONY: bench
+bench:
+	$(NEEDS_PYTHON)
+	@$(PY) tests/bench.py $(if $(CHAPTER),--chapter $(CHAPTER) $(if $(filter-out chapters,$(SRC)),--src $(SRC))) $(if $(N),--n "$(N)") $(if $(filter 1 yes true,$(QUICK)),--quick) $(foreach r,$(REFS),--refs $(r)) $(if $(SERVERS),--servers $(SERVERS))
 
 # What students receive, and the Gradescope autograder (docs/instructor-guide.md)
 PACKAGE := $(PY) tests/package.py

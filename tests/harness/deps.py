@@ -82,7 +82,10 @@ NEEDS: tuple[Need, ...] = (
     Need("the Python module yaml (the Classroom workflow's check)", ("python3-yaml",),
          lambda: _python_has("yaml"), _selftest),
     Need("inotifywait (make watch)", ("inotify-tools",), _tool("inotifywait"), _selftest),
-    Need("socat (make try)", ("socat",), _tool("socat"), _selftest),
+    Need("socat (make try, make bench)", ("socat",), _tool("socat"),
+         lambda k, n, p: p in ("selftest", "bench")),
+    Need("the Python module matplotlib (make bench's plots)", ("python3-matplotlib",),
+         lambda: _python_has("matplotlib"), lambda k, n, p: p in ("selftest", "bench")),
     Need("nft, the nftables firewall (a lossy network for UDP)", ("nftables",), _sbin_tool("nft"),
          lambda k, n, p: "nft" in n or p == "selftest"),
 )
@@ -92,7 +95,8 @@ PACKAGES = sorted({p for n in NEEDS for p in n.packages} | {"python3"})
 
 def missing_for(exercises: list[Exercise], purpose: str = "check") -> list[Need]:
     """What these exercises need that this machine lacks.  purpose is
-    "check", "selftest" (everything the self-test touches) or "valgrind"."""
+    "check", "selftest" (everything the self-test touches), "valgrind" or
+    "bench" (make bench)."""
     kinds = {e.kind for e in exercises}
     tools = {t for e in exercises for t in e.needs}  # what the exercises' entries say
     return [n for n in NEEDS if n.wanted(kinds, tools, purpose) and not n.present()]

@@ -45,7 +45,7 @@ HANDOUT_OUT = ("solutions/", ".ci/", "docs/instructor-guide.md", "docs/maintaine
 INSTRUCTORS_SECTION = "## For instructors"
 # of tests/, only these folders are the harness (the others hold the mutants,
 # the self-tests, programs made from the references for them, ...)
-HARNESS_DIRS = ("harness", "chapters", "check", "faults")
+HARNESS_DIRS = ("harness", "chapters", "check", "faults", "bench")
 # folders of a submission that never hold the student's chapters
 NOT_CHAPTERS = {"solutions", "tests", "build", ".git", "__MACOSX", "node_modules"}
 

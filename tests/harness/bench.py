@@ -436,6 +436,10 @@ def bench(rows: list[Row], ns: list[int], plan: Plan, loadgen: Path, out_dir: Pa
     todo = [(row, n) for n in ns for row in rows if not row.problem]
     progress = Progress(len(todo), tty)
     work = jail.workdir("bench")
+    if todo:
+        # a warm-up run, not recorded: the first run after a build otherwise
+        # pays for cold caches and a CPU still at its low clock
+        run_one(todo[0][0], 1, Plan(total=1000, deadline=5), loadgen, work)
     broken: dict[str, int] = {}     # a server that did not start: at which N
     for row, n in todo:
         what = f"{row.label} N={n:,}"

@@ -44,9 +44,9 @@ def test_handout_has_no_solutions_and_grades_review_answers_from_hashed_keys(tmp
     assert {"Makefile", "tests/grade.py", "chapters/01_hello/hello_server.c",
             "chapters/01_hello/points.toml", "tests/keys/01_hello.json",
             ".github/workflows/classroom.yml"} <= files
-    # C files: the starters, the Check tests and the fault injector only (not programs
-    # made from the references)
-    assert all(f.startswith(("chapters/", "tests/check/", "tests/faults/"))
+    # C files: the starters, the Check tests, the fault injector and make bench's
+    # load generator only (not programs made from the references)
+    assert all(f.startswith(("chapters/", "tests/check/", "tests/faults/", "tests/bench/"))
                for f in files if f.endswith(".c"))
     keys = {f for f in files if f.startswith("tests/keys/")}
     assert keys == {f"tests/keys/{ch}.json" for ch in package.chmod.CHAPTERS}

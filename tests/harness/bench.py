@@ -417,7 +417,8 @@ def plot(runs: list[Run], out_dir: Path) -> list[Path]:
         ax.set_xlabel("concurrent connections N")
         ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.get_lines():
+            ax.legend(fontsize=8)
         fig.tight_layout()
         path = out_dir / name
         fig.savefig(path)
@@ -440,7 +441,9 @@ def bench(rows: list[Row], ns: list[int], plan: Plan, loadgen: Path, out_dir: Pa
         # a warm-up run, not recorded: the first run after a build otherwise
         # pays for cold caches and a CPU still at its low clock
         run_one(todo[0][0], 1, Plan(total=1000, deadline=5), loadgen, work)
-    broken: dict[str, int] = {}     # a server that did not start: at which N
+    # a server that did not start or echoed wrong: at which N (a larger N
+    # would only wait for the same failure, up to the deadline each time)
+    broken: dict[str, int] = {}
     for row, n in todo:
         what = f"{row.label} N={n:,}"
         progress.start(what)
@@ -450,10 +453,10 @@ def bench(rows: list[Row], ns: list[int], plan: Plan, loadgen: Path, out_dir: Pa
                       f"N > {limit:,}: {row.server.why_max}")
         elif row.label in broken:
             run = Run(row.label, row.server.chapter, n, plan.rounds(n), "skipped",
-                      f"it failed at N = {broken[row.label]:,}")
+                      f"it did not pass at N = {broken[row.label]:,}")
         else:
             run = run_one(row, n, plan, loadgen, work)
-            if run.status == "failed":
+            if run.status in ("failed", "errors"):
                 broken[row.label] = n
         runs.append(run)
         progress.finish(what, run)

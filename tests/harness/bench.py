@@ -168,15 +168,20 @@ def build_loadgen(out_dir: Path, sanitize: bool = False) -> Path:
     """tests/bench/loadgen.c, warning-free (-Werror), -O2 (or sanitized, for
     the self-test); built once, kept while the source is the same."""
     out = out_dir / ("loadgen-san" if sanitize else "loadgen")
-    cmd = [buildmod.CC, *buildmod.CFLAGS, "-Werror",
-           *(buildmod.SANITIZE if sanitize else ["-O2"]), "-o", str(out), str(LOADGEN_SOURCE)]
-    digest = buildmod._digest(cmd, [LOADGEN_SOURCE])
+    flags = [*buildmod.CFLAGS, "-Werror", *(buildmod.SANITIZE if sanitize else ["-O2"])]
+    digest = buildmod._digest([buildmod.CC, *flags], [LOADGEN_SOURCE])
     if _cached(out, digest):
         return out
     out_dir.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=buildmod.COMPILE_TIMEOUT)
+    # built beside it, then renamed over it: another run (a second test
+    # worker) may be running the old one, or building it at the same time
+    tmp = out.with_name(f"{out.name}.{os.getpid()}")
+    done = subprocess.run([buildmod.CC, *flags, "-o", str(tmp), str(LOADGEN_SOURCE)],
+                          capture_output=True, text=True, timeout=buildmod.COMPILE_TIMEOUT)
     if done.returncode != 0:
+        tmp.unlink(missing_ok=True)
         raise RuntimeError(f"tests/bench/loadgen.c does not compile:\n{done.stderr}")
+    os.replace(tmp, out)
     _stamp(out, digest)
     return out
 
@@ -193,16 +198,19 @@ def build_server(src: Path, out: Path, werror: bool) -> tuple[bool, str]:
     """A server, -O2 and unsanitized, compiled in the jail (a student's
     source is untrusted, its #includes too); kept while the source is the same."""
     files = [src, *sorted(src.parent.glob("*.h"))]
-    cmd = [buildmod.CC, *CFLAGS, *(["-Werror"] if werror else []), f"-I{src.parent}",
-           "-o", str(out), str(src)]
-    digest = buildmod._digest(cmd, files)
+    flags = [*CFLAGS, *(["-Werror"] if werror else []), f"-I{src.parent}"]
+    digest = buildmod._digest([buildmod.CC, *flags, str(src)], files)
     if _cached(out, digest):
         return True, ""
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.unlink(missing_ok=True)
-    ok, log = buildmod.compile_jailed(cmd, files, out, src.parent, [])
+    tmp = out.with_name(f"{out.name}.{os.getpid()}")   # then renamed: as build_loadgen
+    ok, log = buildmod.compile_jailed([buildmod.CC, *flags, "-o", str(tmp), str(src)], files,
+                                      tmp, src.parent, [])
     if ok:
+        os.replace(tmp, out)
         _stamp(out, digest)
+    else:
+        out.unlink(missing_ok=True)
     return ok, log
 
 

@@ -2,13 +2,15 @@
  * loadgen.c - the load generator of `make bench` (docs/bench.md).
  *
  * Opens N TCP connections to an echo server first (non-blocking connect(),
- * a few at a time; a refused or failed attempt is tried again until the
- * deadline), and only when all N are established starts the rounds: on
+ * 64 at a time; a refused attempt, or one whose SYN a full listen queue
+ * dropped, is tried again until the deadline), and only when all N are
+ * established starts the rounds: on
  * every connection at once, R request/response rounds, each sending a
  * random payload (seeded; sizes between -m and -M bytes), reading exactly
  * that many bytes back and comparing them byte for byte.  The round's
  * latency runs from its first byte sent to its last byte back
- * (CLOCK_MONOTONIC).  One thread, one epoll set, libc only.
+ * (CLOCK_MONOTONIC).  A connection that has done its rounds is closed with
+ * a reset (no TIME_WAIT).  One thread, one epoll set, libc only.
  *
  * Prints one JSON line on stdout: connections established, rounds, bytes,
  * errors by kind (mismatch, closed, reset, timeout, connect), throughput

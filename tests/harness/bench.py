@@ -488,6 +488,24 @@ def main(ns: list[int] | None = None, quick: bool = False, chapter: str | None =
          netns: bool = True) -> int:
     from . import batch, deps
 
+    servers = list(SERVERS)
+    student = None
+    if chapter:
+        mine = [s for s in SERVERS if s.chapter == chapter]
+        if not mine:
+            print("make bench CHAPTER= takes one of: "
+                  + ", ".join(s.chapter for s in SERVERS if s.chapter))
+            return 2
+        servers = mine
+        student = (mine[0], src or ROOT / "chapters")
+    if only:
+        unknown = [o for o in only if o not in {s.name for s in SERVERS}]
+        if unknown:
+            print(f"No server {unknown[0]!r}. The servers: "
+                  + ", ".join(s.name for s in SERVERS))
+            return 2
+        servers = [s for s in servers if s.name in only]
+
     missing = deps.ensure([], "bench") or jail.refusal(jail.find())
     if missing:
         print(missing)
@@ -504,24 +522,6 @@ def main(ns: list[int] | None = None, quick: bool = False, chapter: str | None =
     out_dir.mkdir(parents=True, exist_ok=True)
     extra = [Path(p) for p in os.environ.get(REFS_ENV, "").split(":") if p]
     ref_roots = [ROOT / "solutions", *(refs or []), *extra]
-
-    servers = list(SERVERS)
-    student = None
-    if chapter:
-        mine = [s for s in SERVERS if s.chapter == chapter]
-        if not mine:
-            print(f"make bench CHAPTER= takes one of: "
-                  + ", ".join(s.chapter for s in SERVERS if s.chapter))
-            return 2
-        servers = mine
-        student = (mine[0], src or ROOT / "chapters")
-    if only:
-        unknown = [o for o in only if o not in {s.name for s in SERVERS}]
-        if unknown:
-            print(f"No server {unknown[0]!r}. The servers: "
-                  + ", ".join(s.name for s in SERVERS))
-            return 2
-        servers = [s for s in servers if s.name in only]
 
     print(paint(f"Building the loadgen and {len(servers) + bool(student)} servers "
                 "(-O2, unsanitized)...", BOLD), flush=True)

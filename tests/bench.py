@@ -43,6 +43,7 @@ def main() -> int:
     p.add_argument("--servers", help="only these servers (comma-separated names)")
     p.add_argument("--out", type=Path, help="where results.json and the plots go")
     p.add_argument("--no-netns", action="store_true", help="stay in this network namespace")
+    p.add_argument("--no-plots", action="store_true", help="the tables and results.json only")
     args = p.parse_args()
     own_area = not os.environ.get(jail.AREA_ENV)
     if own_area:
@@ -53,7 +54,7 @@ def main() -> int:
                           only=[s.strip() for s in args.servers.split(",")] if args.servers
                           else None,
                           out_dir=args.out.resolve() if args.out else None,
-                          netns=not args.no_netns)
+                          netns=not args.no_netns, plots=not args.no_plots)
     except KeyboardInterrupt:
         print("\nstopped")
         return 130

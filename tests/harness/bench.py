@@ -485,7 +485,7 @@ def write_results(path: Path, runs: list[Run], plan: Plan, ns: list[int]) -> Non
 def main(ns: list[int] | None = None, quick: bool = False, chapter: str | None = None,
          src: Path | None = None, refs: list[Path] | None = None,
          only: list[str] | None = None, out_dir: Path | None = None,
-         netns: bool = True) -> int:
+         netns: bool = True, plots: bool = True) -> int:
     from . import batch, deps
 
     servers = list(SERVERS)
@@ -560,12 +560,13 @@ def main(ns: list[int] | None = None, quick: bool = False, chapter: str | None =
             print(paint(f"  {r.label}: - where {r.why}", DIM))
         elif r.status in ("errors", "failed"):
             print(paint(f"  {r.label} N={r.n:,}: {r.status}: {r.why}", RED))
-    try:
-        made = plot(runs, out_dir)
-        print(paint("\nplots: " + ", ".join(_shown(p) for p in made), DIM))
-    except ImportError:
-        print(paint("matplotlib is missing: no plots (sudo apt-get install python3-matplotlib)",
-                    YELLOW))
+    if plots:
+        try:
+            made = plot(runs, out_dir)
+            print(paint("\nplots: " + ", ".join(_shown(p) for p in made), DIM))
+        except ImportError:
+            print(paint("matplotlib is missing: no plots "
+                        "(sudo apt-get install python3-matplotlib)", YELLOW))
     print(paint(f"results: {_shown(out_dir / 'results.json')} "
                 f"({time.monotonic() - t0:.1f} s)", DIM))
     return 1 if any(r.status in ("errors", "failed") for r in runs) else 0

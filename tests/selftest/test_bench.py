@@ -163,3 +163,28 @@ def test_quick_bench_writes_results_and_plots(tmp_path):
         png = (out / name).read_bytes()
         assert png.startswith(b"\x89PNG") and len(png) > 5000, name
     assert "N=1" in done.stdout and "echo_server" in done.stdout, said
+
+
+def test_bench_runs_your_server_beside_the_reference(tmp_path):
+    # a student's echo_server that changes the first byte of every piece
+    mine = tmp_path / "chapters" / "04_iterative_echo"
+    mine.mkdir(parents=True)
+    ref = (ROOT / "solutions" / "04_iterative_echo" / "echo_server.c").read_text()
+    call = "if (write_all(conn_fd, buf, (size_t)n) == -1) {"
+    assert call in ref
+    (mine / "echo_server.c").write_text(ref.replace(call, "buf[0] ^= 1;\n        " + call))
+    out = tmp_path / "bench"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "bench.py"), "--quick", "--n", "1 2",
+         "--chapter", "04_iterative_echo", "--src", str(tmp_path / "chapters"),
+         "--out", str(out), "--no-plots"],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    said = done.stdout[-3000:] + done.stderr[-2000:]
+    assert done.returncode == 1, said   # a wrong echo was found
+    runs = {(r["label"], r["n"]): r for r in
+            json.loads((out / "results.json").read_text())["runs"]}
+    assert runs[("echo_server", 1)]["status"] == "ok", said
+    yours = runs[("echo_server (yours)", 1)]
+    assert yours["status"] == "errors" and yours["result"]["mismatch"] == 1, yours
+    assert runs[("echo_server (yours)", 2)]["status"] == "skipped", said
+    assert "echo_server (yours)" in done.stdout and "mismatch" in done.stdout, said

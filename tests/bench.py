@@ -2,7 +2,8 @@
 """`make bench`: the echo servers of the chapters on many clients, under load.
 
     bench.py [--n "1 10 100"] [--quick] [--chapter 17_epoll [--src chapters]]
-             [--refs DIR] [--servers echo_server,socat] [--out DIR]
+             [--refs DIR] [--servers echo_server,socat] [--out DIR] [--no-plots]
+             [--no-netns]
 
 Arguments only: the work is done in tests/harness/bench.py (docs/bench.md).
 """

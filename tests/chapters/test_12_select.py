@@ -28,6 +28,7 @@ STALL = 2.0      # seconds: the most a stalled or bad client may delay the other
 IDLE = 1.0       # seconds of idling measured
 IDLE_CPU = 0.2   # seconds of CPU allowed over that second
 MANY = 1000      # clients at once
+MANY_WAIT = 5.0  # seconds for all of them to be echoed (a correct server needs a fraction)
 FD_SETSIZE = 1024
 UNREAD = 16384   # bytes the client that never reads sends: the buffers hold them
 
@@ -100,7 +101,7 @@ def test_echo_selectserv_echoes(prog, procs):
     did = f"connected to `{command_line(prog, str(port))}`"
     with connect(port) as sock:
         for n in (1, 40, 300):
-            _expect_echo(server, sock, random_text(n), did,
+            _expect_echo(server, sock, random_text(n), did, timeout=STALL * _slow(prog),
                          hint="Is the listening socket in the set, and is fd_max raised to "
                               "each new client's descriptor (select() looks at descriptors "
                               "below its first argument only)?")
@@ -127,7 +128,7 @@ def test_echo_selectserv_reverse_order(prog, procs):
                 _expect_echo(server, socks[i], random_text(30 + i),
                              f"opened 5 connections to port {port} first, then talked on "
                              f"them in reverse order, then in order again: round {rnd + 1}, "
-                             f"connection {i + 1}", timeout=3,
+                             f"connection {i + 1}", timeout=STALL * _slow(prog),
                              hint=NOT_CONCURRENT + " " + COPY_SET)
     finally:
         mc.close_all(socks)
@@ -230,23 +231,26 @@ def test_echo_selectserv_bad_clients(prog, procs):
 @pytest.mark.role("echo_selectserv")
 def test_echo_selectserv_no_fd_leak(prog, procs):
     server, port, pid = _start(prog, procs)
-    before = None
-    for clients in (1, 4, 4):  # the count is taken once the first client has left
-        socks = mc.open_all(port, clients)
+    hint = "When a client leaves, FD_CLR() it and close() it."
+    with connect(port) as first:
+        _expect_echo(server, first, random_text(12), "a client connected")
+        held = mc.open_fds(pid) or 0
+    if not mc.wait_until(lambda: (mc.open_fds(pid) or 0) < held, 2 * _slow(prog)):
+        fail(did=f"a client connected (the server then held {held} descriptors), had its "
+             "echo and closed", expected="the server to close its descriptor for it within "
+             f"{2 * _slow(prog):g} s", got=f"{mc.open_fds(pid)} descriptors still open",
+             procs=[server], hint=hint)
+    before = mc.open_fds(pid)
+    for _ in range(2):
+        socks = mc.open_all(port, 4)
         for i, s in enumerate(socks):
-            _expect_echo(server, s, random_text(12), f"client {i + 1} of {clients} connected")
-        for s in socks:
-            s.shutdown(socket.SHUT_WR)
-        for s in socks:  # the server has closed it: our side sees the end of stream
-            recv_until_eof(s, 3)
+            _expect_echo(server, s, random_text(12), f"client {i + 1} of 4 connected")
         mc.close_all(socks)
-        if before is None:
-            before = mc.open_fds(pid)
-    if not mc.wait_until(lambda: mc.open_fds(pid) == before, 2):
+    if not mc.wait_until(lambda: mc.open_fds(pid) == before, 2 * _slow(prog)):
         fail(did="a client connected, had its echo and left; then 8 more (4 at a time, "
              "twice)", expected="the server to hold as many descriptors as after the "
              f"first client left ({before})", got=f"{mc.open_fds(pid)}", procs=[server],
-             hint="When a client leaves, FD_CLR() it and close() it.")
+             hint=hint)
 
 
 def _many(prog, procs, server, port: int, n: int, did: str) -> list[tuple[bytes, str]]:
@@ -258,7 +262,7 @@ def _many(prog, procs, server, port: int, n: int, did: str) -> list[tuple[bytes,
                   "server still running?")
     try:
         payloads = [b"client %d of %d\n" % (i + 1, n) for i in range(n)]
-        return mx.echo_many(socks, payloads, list(reversed(range(n))), 10 * _slow(prog))
+        return mx.echo_many(socks, payloads, list(reversed(range(n))), MANY_WAIT * _slow(prog))
     finally:
         mx.reset_all(socks)
 
@@ -272,7 +276,7 @@ def test_echo_selectserv_thousand(prog, procs):
     bad = [(i, r) for i, r in enumerate(results) if r[1]]
     if bad:
         i, (got, why) = bad[0]
-        fail(did=did, expected=f"every line echoed within {10 * _slow(prog):g} s",
+        fail(did=did, expected=f"every line echoed within {MANY_WAIT * _slow(prog):g} s",
              got=f"{len(bad)} of {MANY} not echoed: connection {i + 1} got {show(got)}, "
              f"then {why}", procs=[server],
              hint="Nothing in the server may be limited to fewer clients than FD_SETSIZE "

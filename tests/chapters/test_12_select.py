@@ -28,7 +28,7 @@ STALL = 2.0      # seconds: the most a stalled or bad client may delay the other
 IDLE = 1.0       # seconds of idling measured
 IDLE_CPU = 0.2   # seconds of CPU allowed over that second
 MANY = 1000      # clients at once
-MANY_WAIT = 5.0  # seconds for all of them to be echoed (a correct server needs a fraction)
+MANY_WAIT = 3.0  # seconds for all of them to be echoed (a correct server needs a fraction)
 FD_SETSIZE = 1024
 UNREAD = 16384   # bytes the client that never reads sends: the buffers hold them
 

@@ -30,6 +30,7 @@ IDLE_CPU = 0.2   # seconds of CPU allowed over that second
 MANY = 1000      # clients at once
 MANY_WAIT = 3.0  # seconds for all of them to be echoed (a correct server needs a fraction)
 FD_SETSIZE = 1024
+FEW_FILES = 32   # descriptors the server may hold in the EMFILE test
 UNREAD = 16384   # bytes the client that never reads sends: the buffers hold them
 
 
@@ -322,6 +323,68 @@ def test_echo_selectserv_past_fd_setsize(prog, procs):
     with connect(port) as sock:
         _expect_echo(server, sock, random_text(30), did + "; then a new client",
                      timeout=STALL * _slow(prog))
+
+
+@pytest.mark.role("echo_selectserv")
+def test_echo_selectserv_out_of_descriptors(prog, procs):
+    """accept() failing with EMFILE: the connection waits in the listen
+    queue; the server goes on, and serves it once a client has left."""
+    limits = replace(procs.limits or sandbox.Limits(), open_files=FEW_FILES)
+    server, port = _start_limited(prog, procs, limits)
+    pid = server.program_pid()
+    n = FEW_FILES - 1   # 0, 1, 2 and the listening socket leave room for FEW_FILES - 4
+    did = (f"started the server allowed {FEW_FILES} descriptors and opened {n} connections "
+           "to it at once (more than it can hold: accept() fails with EMFILE)")
+    try:
+        socks = mx.open_many(port, n)
+    except OSError as exc:
+        fail(did=did, expected=f"{n} connections established (those it cannot accept wait "
+             "in the listen queue)", got=str(exc), procs=[server])
+    try:
+        def settled() -> bool:   # asleep in select() with connections left in the queue
+            first = mx.listen_queue(port)
+            asleep = pid is not None and mx.blocked_in_wait(pid)
+            return bool(first and first[0] > 0 and asleep and mx.listen_queue(port) == first)
+        mc.wait_until(settled, 2 * _slow(prog))
+        _alive(server, did, "accept() failing with EMFILE (no descriptor left) is no reason "
+                            "to end the server: the connection waits in the queue.")
+        queue = mx.listen_queue(port)
+        waiting = queue[0] if queue else 0
+        held = mx.held_peers(pid, port) if pid is not None else set()
+        ours = {s.getsockname()[1]: i for i, s in enumerate(socks)}
+        accepted = [ours[p] for p in sorted(held) if p in ours]
+        if not accepted or waiting == 0:
+            fail(did=did, expected=f"some connections accepted, the rest waiting in the "
+                 "listen queue", got=f"{len(accepted)} accepted, {waiting} waiting",
+                 procs=[server])
+        payloads = [b"client %d\n" % (i + 1) for i in range(n)]
+        results = mx.echo_many(socks, payloads, accepted, STALL * _slow(prog))
+        bad = [i for i in accepted if results[i][1]]
+        if bad:
+            got, why = results[bad[0]]
+            fail(did=did + f"; {len(accepted)} were accepted, {waiting} waited; each accepted "
+                 "one sent a line", expected=f"every line echoed within {STALL * _slow(prog):g} "
+                 "s", got=f"{len(bad)} not echoed: connection {bad[0] + 1} got {show(got)}, "
+                 f"then {why}", procs=[server],
+                 hint="A server at its descriptor limit goes on serving the clients it has.")
+        gone = accepted[:waiting]
+        mx.reset_all([socks[i] for i in gone])
+        rest = [i for i in range(n) if i not in gone]
+        again = [b"again %d\n" % (i + 1) for i in range(n)]
+        results = mx.echo_many(socks, again, rest, STALL * _slow(prog) * 2)
+        bad = [i for i in rest if results[i][1]]
+        if bad:
+            got, why = results[bad[0]]
+            fail(did=did + f"; {len(accepted)} were accepted and echoed, {waiting} waited; "
+                 f"then {len(gone)} of the accepted ones reset, and all {len(rest)} others "
+                 "sent a line", expected="every line echoed (those that waited are "
+                 f"accepted once descriptors are free) within {STALL * _slow(prog) * 2:g} s",
+                 got=f"{len(bad)} not echoed: connection {bad[0] + 1} got {show(got)}, "
+                 f"then {why}", procs=[server],
+                 hint="After EMFILE, accept() works again once a client has been closed. If "
+                      "you stopped watching the listening socket, watch it again then.")
+    finally:
+        mx.reset_all(socks)
 
 
 @pytest.mark.role("echo_selectserv")

@@ -14,7 +14,10 @@ epoll after it): many connections at once, cheaply, from one thread.
   TIME_WAIT is left to use up the ephemeral ports over repeated runs;
 - `wait_in_select(proc, timeout)`: the program is blocked in select(),
   poll() or epoll_wait() (or one of their p- variants), as /proc shows
-  (`ports.wait_in_accept` for accept()).
+  (`ports.wait_in_accept` for accept()); `blocked_in_wait(pid)`: the same,
+  once, for a pid;
+- `held_peers(pid, port)`: the client ports of the connections the process
+  holds (accepted, not closed), from /proc/<pid>/fd and /proc/net/tcp.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import struct
 import time
 from pathlib import Path
 
+from . import ports, sockstate
 from .procs import Proc
 
 POLL = 0.005
@@ -235,3 +239,18 @@ def wait_in_select(proc: Proc, timeout: float) -> bool:
             return True
         time.sleep(POLL)  # polling /proc: there is no event to wait on
     return False
+
+
+def blocked_in_wait(pid: int) -> bool:
+    """Whether the process is asleep in select(), poll() or epoll_wait()
+    (or a p- variant) right now."""
+    call = sockstate.blocked_syscall(pid)
+    return call is not None and call in WAIT_SYSCALLS.get(platform.machine(), frozenset())
+
+
+def held_peers(pid: int, port: int) -> set[int]:
+    """The client ports of the connections to `port` whose socket the
+    process holds (it accept()ed them and has not closed them)."""
+    inodes = ports.socket_inodes([pid])
+    return {e.remote[1] for e in ports.tcp_table()
+            if e.local[1] == port and e.inode in inodes and e.state != 0x0A}

@@ -329,6 +329,11 @@ def test_echo_selectserv_past_fd_setsize(prog, procs):
 def test_echo_selectserv_out_of_descriptors(prog, procs):
     """accept() failing with EMFILE: the connection waits in the listen
     queue; the server goes on, and serves it once a client has left."""
+    if prog.sub.valgrind:
+        # valgrind refuses a descriptor above the limit it keeps for itself
+        # after the kernel's accept() succeeded: it closes the connection
+        # and reports EMFILE, so a connection is lost that the kernel keeps
+        pytest.skip("under valgrind, accept() at the descriptor limit loses the connection")
     limits = replace(procs.limits or sandbox.Limits(), open_files=FEW_FILES)
     server, port = _start_limited(prog, procs, limits)
     pid = server.program_pid()

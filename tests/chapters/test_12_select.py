@@ -67,8 +67,12 @@ def _slow(prog) -> float:
 
 
 def _expect_echo(server, sock, payload: bytes, did: str, timeout: float = 5.0,
-                 hint: str | None = None) -> None:
+                 hint: str | dict[str, str] | None = None) -> None:
+    """`hint` may depend on why the echo stopped short: a dict by reason
+    ("timeout", "eof", "reset", "mismatch")."""
     got, why = mc.echo_on(sock, payload, timeout)
+    if isinstance(hint, dict):
+        hint = hint.get(why)
     if got != payload:
         at = first_difference(payload, got)
         fail(did=did + f", sent {show(payload, at=at)}", expected="the same bytes back"
@@ -86,6 +90,16 @@ def _alive(server, did: str, hint: str) -> None:
              procs=[server], hint=hint)
 
 
+NOTHING_BACK = {
+    "timeout": "Nothing came back. Is the listening socket in the set, is fd_max raised to "
+               "each new client's descriptor (select() looks at descriptors below its first "
+               "argument only), and does the server echo what one read() gave, without "
+               "waiting for more?",
+    "eof": "The server closed the connection. A read() that fails with EINTR is no end: "
+           "read again; a write() may be short or fail with EINTR: write_all().",
+    "reset": "The connection was reset. Is -1 from read() echoed as a length (test 0 and -1 "
+             "before writing)?",
+}
 NOT_CONCURRENT = ("A server that serves one client until it leaves answers only the first: "
                   "the others' connect() succeeds in the listen backlog, and their bytes "
                   "wait unread. Put every client in the fd_set, and after each select() do "
@@ -103,9 +117,7 @@ def test_echo_selectserv_echoes(prog, procs):
     with connect(port) as sock:
         for n in (1, 40, 300):
             _expect_echo(server, sock, random_text(n), did, timeout=STALL * _slow(prog),
-                         hint="Is the listening socket in the set, and is fd_max raised to "
-                              "each new client's descriptor (select() looks at descriptors "
-                              "below its first argument only)?")
+                         hint=NOTHING_BACK)
         big = random_binary(100_000)
         _expect_echo(server, sock, big, did + " and sent 100000 binary bytes")
         sock.shutdown(socket.SHUT_WR)

@@ -199,19 +199,32 @@ def test_echo_selectserv_one_thread(prog, procs):
 @pytest.mark.role("echo_selectserv")
 def test_echo_selectserv_client_leaves(prog, procs):
     server, port, _ = _start(prog, procs)
-    with connect(port) as b:
-        with connect(port) as a:
-            _expect_echo(server, a, b"from A\n", "clients A and B connected; A")
-            _expect_echo(server, b, b"from B\n", "clients A and B connected; B")
-        did = "clients A and B connected and had an echo each; then A closed; then B"
-        _expect_echo(server, b, random_text(25), did, timeout=STALL,
-                     hint="A client that closed (read() gave 0) must be FD_CLR()ed from "
-                          "the set as well as closed: select() fails with EBADF on a closed "
-                          "descriptor.")
+    first, second = connect(port), None
+    try:
+        _expect_echo(server, first, b"from A\n", "client A connected")
+        second = connect(port)  # after A was served: B's descriptor is the higher one
+        _expect_echo(server, second, b"from B\n", "client A connected and had its echo; "
+                     "then client B")
+        first.close()
+        did = ("client A connected, then client B, and each had an echo; then A (the "
+               "lower descriptor) closed; then B")
+        hints = {"timeout": "After A left, B was not served: is fd_max still the highest "
+                            "descriptor in the set? Lower it only past descriptors that are "
+                            "gone, or not at all.",
+                 "eof": "A client that closed (read() gave 0) must be FD_CLR()ed from the "
+                        "set as well as closed: select() fails with EBADF on a closed "
+                        "descriptor."}
+        for n in (25, 35):
+            _expect_echo(server, second, random_text(n), did, timeout=STALL * _slow(prog),
+                         hint=hints)
         _alive(server, did, "Did select() fail (EBADF) on a descriptor that was closed?")
-        with connect(port) as c:
-            _expect_echo(server, c, random_text(25), did + " was served; then client C",
-                         timeout=STALL)
+        with connect(port) as third:
+            _expect_echo(server, third, random_text(25), did + " was served; then client C",
+                         timeout=STALL * _slow(prog))
+    finally:
+        first.close()
+        if second is not None:
+            second.close()
 
 
 @pytest.mark.role("echo_selectserv")

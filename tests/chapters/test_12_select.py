@@ -401,14 +401,14 @@ def test_echo_selectserv_out_of_descriptors(prog, procs):
         mx.reset_all([socks[i] for i in gone])
         rest = [i for i in range(n) if i not in gone]
         again = [b"again %d\n" % (i + 1) for i in range(n)]
-        results = mx.echo_many(socks, again, rest, STALL * _slow(prog) * 2)
+        results = mx.echo_many(socks, again, rest, STALL * _slow(prog))
         bad = [i for i in rest if results[i][1]]
         if bad:
             got, why = results[bad[0]]
             fail(did=did + f"; {len(accepted)} were accepted and echoed, {waiting} waited; "
                  f"then {len(gone)} of the accepted ones reset, and all {len(rest)} others "
                  "sent a line", expected="every line echoed (those that waited are "
-                 f"accepted once descriptors are free) within {STALL * _slow(prog) * 2:g} s",
+                 f"accepted once descriptors are free) within {STALL * _slow(prog):g} s",
                  got=f"{len(bad)} not echoed: connection {bad[0] + 1} got {show(got)}, "
                  f"then {why}", procs=[server],
                  hint="After EMFILE, accept() works again once a client has been closed. If "

@@ -69,6 +69,9 @@ class Scenario:
     # the server's chapter when it is another's (02's clients talk to 01's
     # hello server, the textbook's tcp_server)
     server_chapter: str = ""
+    # the client's chapter when it is another's (12, 17 and 18's servers talk
+    # to chapter 04's echo client)
+    client_chapter: str = ""
 
     def args(self, which: tuple[str, ...], folder: str) -> list[str]:
         return [a.replace("{dir}", folder) for a in which]
@@ -87,6 +90,8 @@ SCENARIOS: dict[str, Scenario] = {
     "06_udp": Scenario("uecho_server", "uecho_client", b"hello\nhow are you?\nq\n",
                        transport="udp"),
     "10_multiprocess": Scenario("echo_mpserv", "echo_mpclient", ECHO_LINES),
+    "12_select": Scenario("echo_selectserv", "echo_client", ECHO_LINES,
+                          client_chapter="04_iterative_echo"),
 }
 # keep the table in chapter order
 SCENARIOS = {ch: SCENARIOS[ch] for ch in CHAPTERS if ch in SCENARIOS}
@@ -523,7 +528,7 @@ def cmd_try(args: argparse.Namespace) -> int:
     lines = scenario.lines
     where = Where.from_args(args)
     server_ex = find(scenario.server_chapter or args.chapter, scenario.server)
-    client_ex = find(args.chapter, scenario.client)
+    client_ex = find(scenario.client_chapter or args.chapter, scenario.client)
     with Session(where, args.limit, windows=server_ex.kind == "windows") as s:
         server, client = pick(server_ex, where), pick(client_ex, where)
         print(f"make try: chapter {args.chapter}\n"
@@ -570,7 +575,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
     lines = scenario.lines
     where = Where.from_args(args)
     server_ex = find(scenario.server_chapter or args.chapter, scenario.server)
-    client_ex = find(args.chapter, scenario.client)
+    client_ex = find(scenario.client_chapter or args.chapter, scenario.client)
     windows = server_ex.kind == "windows"
     with Session(where, 60.0, windows=windows) as s:
         server, client = pick(server_ex, where), pick(client_ex, where)

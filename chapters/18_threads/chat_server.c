@@ -25,6 +25,7 @@
 #include <string.h>      /* memset(), memchr(), memmove(), strerror() */
 #include <sys/socket.h>  /* socket(), bind(), listen(), accept(), send() */
 #include <sys/time.h>    /* struct timeval (SO_SNDTIMEO) */
+#include <time.h>        /* clock_gettime(), CLOCK_MONOTONIC */
 #include <unistd.h>      /* read(), write(), close() */
 
 #define BACKLOG 64        /* connection requests the kernel may queue for us */
@@ -81,8 +82,10 @@ static int parse_port(const char *text, in_port_t *port)
  * TODO(18.1): write read_some() and write_all() as in chapter 04's
  * echo_server.c: read_some() calls read() again while it fails with EINTR;
  * write_all() writes until all len bytes are out, retries on EINTR, and
- * returns 0, or -1 (errno set) on any other error (here EAGAIN too: the
- * send timeout expired).
+ * returns 0, or -1 (errno set) on any other error.  Here write_all() also
+ * gives up (errno = EAGAIN, return -1) when bytes are still left once
+ * SEND_TIMEOUT_S seconds have passed since it began (clock_gettime() with
+ * CLOCK_MONOTONIC): SO_SNDTIMEO bounds each write(), this bounds the line.
  */
 
 static void handle_stop(int sig)

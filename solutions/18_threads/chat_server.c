@@ -25,6 +25,7 @@
 #include <string.h>      /* memset(), memchr(), memmove(), strerror() */
 #include <sys/socket.h>  /* socket(), bind(), listen(), accept(), send() */
 #include <sys/time.h>    /* struct timeval (SO_SNDTIMEO) */
+#include <time.h>        /* clock_gettime(), CLOCK_MONOTONIC */
 #include <unistd.h>      /* read(), write(), close() */
 
 #define BACKLOG 64        /* connection requests the kernel may queue for us */
@@ -88,11 +89,17 @@ static ssize_t read_some(int fd, char *buf, size_t len)
 
 /*
  * Write all len bytes of buf to fd: write() may write fewer bytes than
- * asked.  Returns 0 on success, -1 with errno set on error (EAGAIN: the
- * send timeout expired, EPIPE or ECONNRESET: the client is gone).
+ * asked.  A client that does not read makes write() block: SO_SNDTIMEO
+ * bounds each write() to SEND_TIMEOUT_S seconds, and the clock bounds the
+ * whole line, which a client that takes a few bytes now and then would
+ * otherwise stretch for ever.  Returns 0 on success, -1 with errno set on
+ * error (EAGAIN: the time is up; EPIPE or ECONNRESET: the client is gone).
  */
 static int write_all(int fd, const char *buf, size_t len)
 {
+    struct timespec start, now;
+
+    clock_gettime(CLOCK_MONOTONIC, &start);
     while (len > 0) {
         ssize_t n = write(fd, buf, len);
 
@@ -103,6 +110,12 @@ static int write_all(int fd, const char *buf, size_t len)
         }
         buf += n;
         len -= (size_t)n;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (len > 0 && (now.tv_sec - start.tv_sec) * 1000
+                       + (now.tv_nsec - start.tv_nsec) / 1000000 >= SEND_TIMEOUT_S * 1000) {
+            errno = EAGAIN;
+            return -1;
+        }
     }
     return 0;
 }

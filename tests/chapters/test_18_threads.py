@@ -37,6 +37,7 @@ MAX_CLIENTS = 256
 FULL = b"server full\n"
 IDLE = 1.0
 IDLE_CPU = 0.2
+DROP_WAIT = 5.0    # seconds for every line to arrive while a bad client is dropped
 AHEAD = 32         # lines a flooding client sends ahead of their relay
 CLOSED = "closed the connection"
 
@@ -340,7 +341,7 @@ def test_chat_server_bad_clients(prog, procs):
     sender.start()
     background.start()
     try:
-        blocked = mc.wait_until(lambda: chat.blocked_writing_to(pid, port, s.sock), 10)
+        blocked = mc.wait_until(lambda: chat.blocked_writing_to(pid, port, s.sock), 5)
         stop.set()
         sender.join(15)  # blocked in sendall() until the server reads again
         did += (f"; S never read; A sent {sent[0]} lines of 1000 bytes while A and B read "
@@ -350,7 +351,7 @@ def test_chat_server_bad_clients(prog, procs):
             did += "; while the server was blocked writing to S, R reset its connection"
         count = sent[0]
         ok = mc.wait_until(lambda: all(x.lines.count(line) >= count for x in (a, b))
-                           or not background.is_alive(), 10)
+                           or not background.is_alive(), DROP_WAIT)
     finally:
         reader_stop.set()
         background.join(5)
@@ -358,8 +359,8 @@ def test_chat_server_bad_clients(prog, procs):
         for x in (a, b):
             x.lines = [y for y in x.lines if not y.startswith(b"#join ")]
             if not ok or len(x.lines) != count or any(y != line for y in x.lines):
-                fail(did=did, expected=f"{x.name} to receive all {count} lines within 10 s "
-                     "(S is dropped after at most 1 s)",
+                fail(did=did, expected=f"{x.name} to receive all {count} lines within "
+                     f"{DROP_WAIT:g} s (S is dropped after at most 1 s)",
                      got=f"{len(x.lines)} lines" + (f", then {x.why}" if x.why else "")
                      + ("; the server is gone: " + describe_exit(server)
                         if not server.running() else ""), procs=[server],

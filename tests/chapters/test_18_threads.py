@@ -541,6 +541,12 @@ def _record(record: bytearray, cap: int = 1 << 20):
     return handle
 
 
+def _wait_record(server: FakeServer, record: bytearray, n: int) -> bool:
+    """Wait until the test server has n bytes, or has seen the client's end
+    (its one connection handled), for at most 2 s."""
+    return mc.wait_until(lambda: len(record) >= n or not server._thread.is_alive(), 2)
+
+
 def _client_did(prog, port: int, name: str, stdin: bytes, how: str) -> str:
     return (f"ran `{command_line(prog, '127.0.0.1', str(port), name)}` against a test "
             f"server that {how}, with stdin {show(stdin)}")
@@ -558,7 +564,7 @@ def test_chat_client_sends_tagged(prog, procs):
     client = prog.start(procs, "127.0.0.1", str(server.port), "alice", stdin_data=stdin,
                         limit=30)
     rc = client.wait_exit(5)
-    ok = mc.wait_until(lambda: len(record) >= len(want), 2)
+    ok = _wait_record(server, record, len(want))
     server.close()
     did = _client_did(prog, server.port, "alice", stdin, "reads and never sends anything")
     got = bytes(record)
@@ -615,7 +621,7 @@ def test_chat_client_quits(prog, procs, quit):
     client = prog.start(procs, "127.0.0.1", str(server.port), "dave", stdin_data=stdin,
                         limit=30)
     rc = client.wait_exit(EXIT_WAIT)
-    mc.wait_until(lambda: len(record) >= len(b"[dave] first\n"), 1)
+    _wait_record(server, record, len(b"[dave] first\n"))
     server.close()
     did = _client_did(prog, server.port, "dave", stdin, "reads and never closes")
     want = b"[dave] first\n"

@@ -426,12 +426,13 @@ def test_chat_server_threads_released(prog, procs):
     server, port, pid = _start(prog, procs, pids=batch + 64)
     start_threads = mc.threads(pid)
     start_vm = None
+    slow = 6.0 if prog.sub.valgrind else 1.0  # valgrind starts a thread in milliseconds
     did = (f"{rounds * batch} clients connected to `{command_line(prog, str(port))}`, "
            f"{batch} at a time, and reset their connections")
     for k in range(rounds):
         socks = mc.open_all(port, batch)
         try:
-            up = mc.wait_until(lambda: mc.threads(pid) >= start_threads + batch, 5)
+            up = mc.wait_until(lambda: mc.threads(pid) >= start_threads + batch, 5 * slow)
         finally:
             for s in socks:
                 reset(s)
@@ -441,7 +442,7 @@ def test_chat_server_threads_released(prog, procs):
                  got=f"{mc.threads(pid)} threads; stderr: {show(server.stderr)}",
                  procs=[server], hint="pthread_create() fails once the threads that ended "
                  "still hold their stacks: pthread_detach() each thread (or join it).")
-        back = mc.wait_until(lambda: mc.threads(pid) == start_threads, 5)
+        back = mc.wait_until(lambda: mc.threads(pid) == start_threads, 5 * slow)
         if not back:
             fail(did=did + f" (round {k + 1})", expected=f"the thread count back to "
                  f"{start_threads} within 5 s", got=f"{mc.threads(pid)} threads",

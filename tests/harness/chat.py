@@ -36,6 +36,7 @@ from .net import HOST
 from .ports import tcp_table
 
 POLL = 0.005
+ESTABLISHED = 1   # the state in /proc/net/tcp
 
 # write(), writev(), sendto(), sendmsg() (send() ends in sendto())
 WRITE_SYSCALLS: dict[str, frozenset[int]] = {
@@ -242,6 +243,15 @@ def blocked_writing_to(pid: int, server_port: int, sock: socket.socket) -> bool:
                 and int(fields[1], 16) == fd:
             return True
     return False
+
+
+def server_end_closed(server_port: int, sock: socket.socket) -> bool:
+    """Whether the server's end of the connection whose client end is
+    `sock` is gone or no longer established (it was shut down or closed)."""
+    client_port = sock.getsockname()[1]
+    entry = next((e for e in tcp_table()
+                  if e.local[1] == server_port and e.remote[1] == client_port), None)
+    return entry is None or entry.state != ESTABLISHED
 
 
 def vm_size(pid: int) -> int | None:

@@ -55,6 +55,7 @@ class Lines:
         self.name = name
         self.buf = bytearray()
         self.lines: list[bytes] = []   # whole lines taken by feed(), in order
+        self.joins = 0                 # how many of them are join lines
         self.why = ""
 
     def feed(self) -> bool:
@@ -75,7 +76,9 @@ class Lines:
             end = self.buf.find(b"\n")
             if end < 0:
                 return True
-            self.lines.append(bytes(self.buf[:end + 1]))
+            line = bytes(self.buf[:end + 1])
+            self.lines.append(line)
+            self.joins += line.startswith(b"#join ")
             del self.buf[:end + 1]
 
     def line(self, timeout: float) -> bytes | None:

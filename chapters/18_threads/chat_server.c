@@ -40,7 +40,7 @@ struct client {
 };
 
 /*
- * TODO(18.2): declare the shared state, static: an array of MAX_CLIENTS
+ * TODO(18.1): declare the shared state, static: an array of MAX_CLIENTS
  * struct client named clients, the number in use (client_count, 0), and
  * clients_mutex, initialised with PTHREAD_MUTEX_INITIALIZER.
  */
@@ -79,7 +79,7 @@ static int parse_port(const char *text, in_port_t *port)
 }
 
 /*
- * TODO(18.1): write read_some() and write_all() as in chapter 04's
+ * TODO(18.2): write read_some() and write_all() as in chapter 04's
  * echo_server.c: read_some() calls read() again while it fails with EINTR;
  * write_all() writes until all len bytes are out, retries on EINTR, and
  * returns 0, or -1 (errno set) on any other error.  Here write_all() also

@@ -119,7 +119,7 @@ def command(ex: Exercise, src_dir: Path, out: Path, *, werror: bool,
         # injection cannot be preloaded: it is linked in (harness/faults.py),
         # and stays idle unless the test gives it a seed
         sources += [*faults.WRAP_FLAGS, str(faults.SOURCE)]
-    return [CC, *CFLAGS, *strict, *san, f"-I{src_dir}", "-o", str(out), *sources]
+    return [CC, *CFLAGS, *strict, *san, f"-I{src_dir}", "-o", str(out), *sources, *ex.libs]
 
 
 def _digest(cmd: list[str], files: list[Path]) -> str:

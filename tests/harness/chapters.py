@@ -48,6 +48,7 @@ class Exercise:
     listens: bool = False             # a server: make try/run start it first
     partner: str = ""                 # a client: the role of the server it talks to
     needs: tuple[str, ...] = ()       # outside tools its tests use (harness/deps.py)
+    libs: tuple[str, ...] = ()        # linker options after the sources, e.g. ("-pthread",)
 
     @property
     def key(self) -> str:
@@ -182,6 +183,20 @@ EXERCISES: tuple[Exercise, ...] = (
         "echo for many clients at once in one process, one thread: select()",
         contract=Contract("echo_selectserv", ("9190", "extra"), **SERVER), listens=True),
     _ex("12_select", "review", "review", "answer the review questions"),
+    _ex("18_threads", "chat_server", "posix",
+        "relay every whole line to every client: a thread per client, the list under a mutex",
+        contract=Contract("chat_server", ("9190", "extra"), **SERVER), listens=True,
+        libs=("-pthread",)),
+    _ex("18_threads", "chat_client", "posix",
+        "send each stdin line as [name] line in one thread, print what arrives in another",
+        contract=Contract("chat_client", ("127.0.0.1", "9190", "alice", "extra"),
+                          port="client", refused_stdin=b"hello\nq\n", extra=("alice",)),
+        partner="chat_server", libs=("-pthread",)),
+    _ex("18_threads", "echo_thrserv", "posix",
+        "the echo server with a detached thread per client",
+        contract=Contract("echo_thrserv", ("9190", "extra"), **SERVER), listens=True,
+        libs=("-pthread",)),
+    _ex("18_threads", "review", "review", "answer the review questions"),
 )
 
 CHAPTERS: tuple[str, ...] = tuple(dict.fromkeys(e.chapter for e in EXERCISES))
@@ -192,7 +207,7 @@ CHAPTERS: tuple[str, ...] = tuple(dict.fromkeys(e.chapter for e in EXERCISES))
 SUGGESTED_ORDER: tuple[str, ...] = ("01_hello", "02_socket_types", "03_addresses",
                                     "04_iterative_echo", "04_windows_echo", "05_app_protocol",
                                     "00_layered_model", "06_udp", "07_half_close",
-                                    "10_multiprocess", "12_select")
+                                    "10_multiprocess", "12_select", "18_threads")
 CHECK_SUITES = {"wire": "tests/check/test_wire.c", "addr": "tests/check/test_addr.c"}
 
 

@@ -92,6 +92,8 @@ SCENARIOS: dict[str, Scenario] = {
     "10_multiprocess": Scenario("echo_mpserv", "echo_mpclient", ECHO_LINES),
     "12_select": Scenario("echo_selectserv", "echo_client", ECHO_LINES,
                           client_chapter="04_iterative_echo"),
+    "18_threads": Scenario("chat_server", "chat_client", b"hello, everyone\nq\n",
+                           client_args=("alice",)),
 }
 # keep the table in chapter order
 SCENARIOS = {ch: SCENARIOS[ch] for ch in CHAPTERS if ch in SCENARIOS}
@@ -538,7 +540,7 @@ def cmd_try(args: argparse.Namespace) -> int:
         folder = s.files_for(args.chapter, scenario)
         server_args = scenario.args(scenario.server_args, folder)
         client_args = scenario.args(scenario.client_args, folder)
-        if scenario.files or scenario.client_args:
+        if scenario.files or "{dir}" in " ".join(scenario.client_args):
             print(f"[make try] the programs run in {shown(s.cwd)}; their files are in "
                   f"{shown(s.cwd / folder)}", flush=True)
         print(f"[make try] starting the server: {server.shown_argv(str(port), *server_args)}",

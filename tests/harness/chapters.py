@@ -178,6 +178,13 @@ EXERCISES: tuple[Exercise, ...] = (
         contract=Contract("echo_mpclient", ("127.0.0.1", "9190", "extra"), port="client",
                           refused_stdin=b"hello\nq\n"), partner="echo_mpserv"),
     _ex("10_multiprocess", "review", "review", "answer the review questions"),
+    _ex("17_epoll", "echo_epltserv", "posix",
+        "echo with level-triggered epoll, 4 bytes per event, a line per epoll_wait()",
+        contract=Contract("echo_epltserv", ("9190", "extra"), **SERVER), listens=True),
+    _ex("17_epoll", "echo_epollserv", "posix",
+        "edge-triggered epoll: non-blocking, drain until EAGAIN, bounded buffers, 10,000 clients",
+        contract=Contract("echo_epollserv", ("9190", "extra"), **SERVER), listens=True),
+    _ex("17_epoll", "review", "review", "answer the review questions"),
 )
 
 CHAPTERS: tuple[str, ...] = tuple(dict.fromkeys(e.chapter for e in EXERCISES))
@@ -188,7 +195,7 @@ CHAPTERS: tuple[str, ...] = tuple(dict.fromkeys(e.chapter for e in EXERCISES))
 SUGGESTED_ORDER: tuple[str, ...] = ("01_hello", "02_socket_types", "03_addresses",
                                     "04_iterative_echo", "04_windows_echo", "05_app_protocol",
                                     "00_layered_model", "06_udp", "07_half_close",
-                                    "10_multiprocess")
+                                    "10_multiprocess", "17_epoll")
 CHECK_SUITES = {"wire": "tests/check/test_wire.c", "addr": "tests/check/test_addr.c"}
 
 

@@ -29,8 +29,8 @@ from harness.scenarios import EXIT_WAIT, command_line, listen_wait, start_server
 from harness.sockstate import wait_acked
 
 STALL = 2.0        # seconds: the most a stalled or non-reading client may delay others
-IDLE = 1.0         # seconds of idling measured
-IDLE_CPU = 0.2     # seconds of CPU allowed over that second
+IDLE = 0.5         # seconds of idling measured
+IDLE_CPU = 0.1     # seconds of CPU allowed over that time
 READ_SIZE = 4      # echo_epltserv reads at most this many bytes per event
 WAKEUP = "return epoll_wait"
 HELD_MAX = 64 * 1024   # bytes of one client echo_epollserv may hold

@@ -83,38 +83,20 @@ static void handle_stop(int sig)
     stop_requested = 1;
 }
 
-static int set_nonblocking(int fd)
-{
-    int flags = fcntl(fd, F_GETFL);
-
-    if (flags == -1)
-        return -1;
-    return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-}
-
 /*
- * Write out what the client's buffer holds, until it is empty or the
- * kernel's send buffer is full (EAGAIN: EPOLLOUT will say when there is room
- * again).  Returns 0, or -1 if the client is gone.
+ * TODO(17.4): write
+ *     static int set_nonblocking(int fd)
+ * which should add O_NONBLOCK to fd's flags (fcntl F_GETFL, then F_SETFL)
+ * and return 0, or -1 if a call failed.
+ *
+ * TODO(17.5): write
+ *     static int flush_client(struct client *c)
+ * which should write() the c->len bytes at c->buf + c->start, moving start
+ * and len on after each write (a write may be short), until len is 0 (then
+ * start = 0) or write() fails with EAGAIN/EWOULDBLOCK (the send buffer is
+ * full: keep the rest, return 0).  EINTR: write again.  Any other error:
+ * return -1 (the client is gone).
  */
-static int flush_client(struct client *c)
-{
-    while (c->len > 0) {
-        ssize_t n = write(c->fd, c->buf + c->start, c->len);
-
-        if (n == -1) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return 0;
-            return -1;
-        }
-        c->start += (size_t)n;
-        c->len -= (size_t)n;
-    }
-    c->start = 0;
-    return 0;
-}
 
 /*
  * Serve one client after an event, edge-triggered: no new event comes
@@ -123,88 +105,35 @@ static int flush_client(struct client *c)
  * writing does with the buffer full (the client does not read: stop
  * reading it; EPOLLOUT comes when it does).  Returns DONE when the client
  * must be closed: it closed and has all its echo, or it is gone.
+ *
+ * TODO(17.6): write
+ *     static int serve_client(struct client *c)
+ * as a loop: flush_client() (-1: a note on stderr naming write, DONE); if
+ * c->eof, return DONE once len is 0, else KEEP; move the waiting bytes to
+ * the front of buf (memmove); if no room is left, return KEEP (the client
+ * does not read: wait for EPOLLOUT); read() into the room: > 0 adds to
+ * len, 0 sets eof, EAGAIN/EWOULDBLOCK returns KEEP (drained), EINTR goes
+ * round again, any other error: a note naming read, DONE.
+ *
+ * TODO(17.7): write
+ *     static void drop_client(int epfd, struct client *c)
+ * which should EPOLL_CTL_DEL c->fd, close() it and free(c).
  */
-static int serve_client(struct client *c)
-{
-    for (;;) {
-        size_t room;
-        ssize_t n;
-
-        if (flush_client(c) == -1) {
-            fprintf(stderr, "echo_epollserv: write: %s\n", strerror(errno));
-            return DONE;
-        }
-        if (c->eof)
-            return c->len == 0 ? DONE : KEEP;
-
-        /* Move the waiting bytes to the front: the room is at the end. */
-        if (c->start > 0) {
-            memmove(c->buf, c->buf + c->start, c->len);
-            c->start = 0;
-        }
-        room = sizeof c->buf - c->len;
-        if (room == 0)
-            return KEEP;            /* full: wait for EPOLLOUT */
-
-        n = read(c->fd, c->buf + c->len, room);
-        if (n > 0) {
-            c->len += (size_t)n;
-        } else if (n == 0) {
-            c->eof = 1;             /* echo the rest, then close */
-        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            return KEEP;            /* drained: wait for EPOLLIN */
-        } else if (errno != EINTR) {
-            fprintf(stderr, "echo_epollserv: read: %s\n", strerror(errno));
-            return DONE;
-        }
-    }
-}
-
-/* Forget a client: out of the epoll set, closed, freed. */
-static void drop_client(int epfd, struct client *c)
-{
-    if (epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL) == -1)
-        perror("epoll_ctl");
-    if (close(c->fd) == -1)
-        perror("close");
-    free(c);
-}
 
 /*
  * Take every connection waiting in the listen backlog (the listening socket
  * is non-blocking: EAGAIN when there is none left).  Each client gets its
  * buffer and is watched for both reading and writing, edge-triggered.
+ *
+ * TODO(17.8): write
+ *     static void accept_clients(int epfd, int listen_fd)
+ * as a loop: accept() (EINTR, ECONNABORTED: again; EAGAIN/EWOULDBLOCK:
+ * none left, return; anything else, EMFILE say: perror("accept"), return);
+ * set_nonblocking() the new socket (failure: die_errno("fcntl")); calloc()
+ * its struct client (none: close the socket, go on); set c->fd; register it
+ * with epoll_ctl(EPOLL_CTL_ADD) for EPOLLIN | EPOLLOUT | EPOLLET, with
+ * ev.data.ptr = c.
  */
-static void accept_clients(int epfd, int listen_fd)
-{
-    for (;;) {
-        struct epoll_event ev;
-        struct client *c;
-        int conn_fd = accept(listen_fd, NULL, NULL);
-
-        if (conn_fd == -1) {
-            if (errno == EINTR || errno == ECONNABORTED)
-                continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                perror("accept");   /* EMFILE, say: the others go on */
-            return;
-        }
-        if (set_nonblocking(conn_fd) == -1)
-            die_errno("fcntl");
-        c = calloc(1, sizeof *c);
-        if (c == NULL) {
-            fprintf(stderr, "echo_epollserv: out of memory: client dropped\n");
-            close(conn_fd);
-            continue;
-        }
-        c->fd = conn_fd;
-        memset(&ev, 0, sizeof ev);
-        ev.events = EPOLLIN | EPOLLOUT | EPOLLET;
-        ev.data.ptr = c;
-        if (epoll_ctl(epfd, EPOLL_CTL_ADD, conn_fd, &ev) == -1)
-            die_errno("epoll_ctl");
-    }
-}
 
 int main(int argc, char *argv[])
 {
@@ -213,7 +142,7 @@ int main(int argc, char *argv[])
     struct sigaction sa;
     struct rlimit lim;
     in_port_t port;
-    int listen_fd, epfd;
+    int listen_fd;
     int reuse = 1;
 
     if (argc != 2) {
@@ -243,11 +172,12 @@ int main(int argc, char *argv[])
      * accept() long before 10,000 clients.  A process may raise its soft
      * limit up to the hard one.
      */
-    if (getrlimit(RLIMIT_NOFILE, &lim) == -1)
-        die_errno("getrlimit");
-    lim.rlim_cur = lim.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &lim) == -1)
-        die_errno("setrlimit");
+    /*
+     * TODO(17.9): getrlimit(RLIMIT_NOFILE, &lim), set lim.rlim_cur to
+     * lim.rlim_max, setrlimit() (failures: die_errno("getrlimit") and
+     * die_errno("setrlimit")).
+     */
+    (void)lim;
 
     listen_fd = socket(AF_INET, SOCK_STREAM, 0);
     if (listen_fd == -1)
@@ -265,42 +195,19 @@ int main(int argc, char *argv[])
         die_errno("bind");
     if (listen(listen_fd, SOMAXCONN) == -1)
         die_errno("listen");
-    if (set_nonblocking(listen_fd) == -1)
-        die_errno("fcntl");
 
     /*
-     * The listening socket is level-triggered (its data.ptr is NULL): as
-     * long as a connection waits in the backlog, epoll reports it.
+     * TODO(17.10): make listen_fd non-blocking (set_nonblocking(); failure:
+     * die_errno("fcntl")); make the epoll instance (epoll_create1(0)) and
+     * register listen_fd for EPOLLIN, level-triggered, with ev.data.ptr =
+     * NULL (a client's ptr is its struct client).  Then, while
+     * (!stop_requested): epoll_wait(epfd, events, MAX_EVENTS, -1) (EINTR:
+     * continue: a signal, or a stop and continue; any other failure:
+     * die_errno("epoll_wait")); for each event: ptr NULL: accept_clients();
+     * otherwise serve_client(), and drop_client() when it says DONE.  At
+     * the end close epfd and listen_fd and return 0.
      */
-    epfd = epoll_create1(0);
-    if (epfd == -1)
-        die_errno("epoll_create1");
-    memset(&ev, 0, sizeof ev);
-    ev.events = EPOLLIN;
-    ev.data.ptr = NULL;
-    if (epoll_ctl(epfd, EPOLL_CTL_ADD, listen_fd, &ev) == -1)
-        die_errno("epoll_ctl");
-
-    while (!stop_requested) {
-        int i, n = epoll_wait(epfd, events, MAX_EVENTS, -1);
-
-        if (n == -1) {
-            /* a signal, or the process was stopped and continued */
-            if (errno == EINTR)
-                continue;
-            die_errno("epoll_wait");
-        }
-        for (i = 0; i < n; i++) {
-            struct client *c = events[i].data.ptr;
-
-            if (c == NULL)
-                accept_clients(epfd, listen_fd);
-            else if (serve_client(c) == DONE)
-                drop_client(epfd, c);
-        }
-    }
-
-    if (close(epfd) == -1 || close(listen_fd) == -1)
-        die_errno("close");
+    (void)ev;
+    (void)events;
     return 0;
 }

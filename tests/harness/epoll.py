@@ -15,11 +15,14 @@ import socket
 import struct
 import termios
 import time
+from contextlib import contextmanager, nullcontext
+from typing import Iterator
 
 from .ports import POLL, connection, unacked
 from .procs import Proc
 from .sockstate import blocked_syscall
 from .net import HOST
+from .udp import lossy_netns
 
 # epoll_wait(), epoll_pwait() and epoll_pwait2() as the first field of
 # /proc/<pid>/syscall gives them: x86_64 from syscall_64.tbl, the others
@@ -109,6 +112,23 @@ def held_by_server(sock: socket.socket, sent: int) -> int | None:
 
 
 # -- thousands of clients --------------------------------------------------------
+
+@contextmanager
+def own_netns() -> Iterator[None]:
+    """The body in a network namespace of its own where the harness may make
+    one (root): ten thousand connections then neither slow down the other
+    tests' looks at /proc/net/tcp nor take their ephemeral ports. Elsewhere
+    the body runs where it is."""
+    try:
+        ctx = lossy_netns()
+        ctx.__enter__()
+    except OSError:
+        ctx = nullcontext()
+    try:
+        yield
+    finally:
+        ctx.__exit__(None, None, None)
+
 
 def raise_nofile(want: int) -> None:
     """Raise this process's soft RLIMIT_NOFILE to `want` (at most the hard

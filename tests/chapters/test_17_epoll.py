@@ -278,14 +278,14 @@ def test_echo_epollserv_non_reader(prog, procs):
     while. Then the bytes the server holds of A stay bounded, and once A reads,
     every byte comes back, in order."""
     server, port, _ = _start(prog, procs)
-    flood = connect(port)
+    flood = epoll.connect_small(port)
     try:
-        sent = epoll.flood_pattern(flood)
+        sent = epoll.flood_acked(flood)
         rude = connect(port)
         rude.sendall(random_text(2000))
         reset(rude)
-        did = (f"client A sent {sent} bytes without reading any echo, until its sends "
-               "blocked; client B sent 2000 bytes and reset the connection; then client C")
+        did = (f"client A sent {sent} bytes without reading any echo, until the server "
+               "stopped reading them; client B sent 2000 bytes and reset the connection; then client C")
         with connect(port) as other:
             for n in (40, 3000):
                 _expect_echo(server, other, random_text(n), did, timeout=STALL,
@@ -300,7 +300,6 @@ def test_echo_epollserv_non_reader(prog, procs):
                  "socket queues)", procs=[server], hint="Keep a small output buffer per "
                  "client; while it is full, do not read that client: wait for EPOLLOUT. "
                  "Dropping what does not fit loses the client's bytes.")
-        flood.setblocking(True)
         got, why = recv_exact(flood, sent, 10 * _slow(prog), idle=STALL * _slow(prog),
                               expect=epoll.pattern(0, sent))
         if got != epoll.pattern(0, sent):

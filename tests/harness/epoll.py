@@ -1,6 +1,6 @@
 """Peers and /proc views for chapter 17 (epoll): waiting until a server is
-blocked in epoll_wait(), a client that floods without reading and then
-checks every byte, how many of a client's bytes the server holds in its own
+blocked in epoll_wait(), a client that sends without reading until the
+server stops reading it, and then checks every byte, how many of a client's bytes the server holds in its own
 memory (taken from the kernel but not yet echoed), and many connections at
 once (thousands, on one thread, with selectors)."""
 
@@ -18,9 +18,9 @@ import time
 from contextlib import contextmanager, nullcontext
 from typing import Iterator
 
-from .ports import POLL, connection, unacked
+from .ports import POLL, connection, unacked, unread_by_server
 from .procs import Proc
-from .sockstate import blocked_syscall
+from .sockstate import blocked_syscall, wait_acked
 from .net import HOST
 from .udp import lossy_netns
 
@@ -70,26 +70,44 @@ def pattern(start: int, n: int) -> bytes:
     return bytes(out)
 
 
-def flood_pattern(sock: socket.socket, cap: int = 8 << 20, settle: float = 0.2) -> int:
-    """Send pattern() without reading, until nothing more goes for `settle`
-    seconds or `cap` bytes went. Returns the bytes sent; sock is left
-    non-blocking."""
-    sock.setblocking(False)
+def connect_small(port: int, rcvbuf: int = 4096, timeout: float = 5.0) -> socket.socket:
+    """A connection whose receive buffer is small (set before connect(), so
+    the window it offers is small too): an echo server's output to it gets
+    stuck after little data."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.settimeout(timeout)
+    sock.connect((HOST, port))
+    return sock
+
+
+def flood_acked(sock: socket.socket, chunk: int = 32768, cap: int = 8 << 20,
+                settle: float = 0.2) -> int:
+    """Send pattern() without reading, a chunk at a time, each once the
+    server's kernel has acknowledged the last one, until the server stops
+    reading (bytes wait unread on its side and do not go for `settle`
+    seconds) or `cap` bytes went. Returns the bytes sent. Every one of them
+    is then in the server's kernel or beyond: none waits in our send queue,
+    so nothing more arrives at the server unless we send it."""
     sent = 0
-    stuck_since: float | None = None
     while sent < cap:
-        try:
-            n = sock.send(pattern(sent, min(65536, cap - sent)))
-            sent += n
-            stuck_since = None
-        except BlockingIOError:
-            now = time.monotonic()
-            if stuck_since is None:
-                stuck_since = now
-            elif now - stuck_since > settle:
-                break
-            time.sleep(POLL)  # no event says the peer's window opened
+        sock.sendall(pattern(sent, chunk))
+        sent += chunk
+        if not wait_acked(sock, 2):
+            break   # its window shut on this chunk: it has stopped reading
+        if (unread_by_server(sock) or 0) > 0 and not _wait_read(sock, settle):
+            break
     return sent
+
+
+def _wait_read(sock: socket.socket, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while (unread_by_server(sock) or 0) > 0:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(POLL)  # polling /proc: there is no event to wait on
+    return True
 
 
 def unread_here(sock: socket.socket) -> int:

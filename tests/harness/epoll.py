@@ -20,7 +20,7 @@ from typing import Iterator
 
 from .ports import POLL, connection, unacked, unread_by_server
 from .procs import Proc
-from .sockstate import blocked_syscall, wait_acked
+from .sockstate import blocked_syscall
 from .net import HOST
 from .udp import lossy_netns
 
@@ -82,7 +82,7 @@ def connect_small(port: int, rcvbuf: int = 4096, timeout: float = 5.0) -> socket
     return sock
 
 
-def flood_acked(sock: socket.socket, chunk: int = 32768, cap: int = 8 << 20,
+def flood_acked(sock: socket.socket, chunk: int = 60000, cap: int = 8 << 20,
                 settle: float = 0.2) -> int:
     """Send pattern() without reading, a chunk at a time, each once the
     server's kernel has acknowledged the last one, until the server stops
@@ -94,11 +94,26 @@ def flood_acked(sock: socket.socket, chunk: int = 32768, cap: int = 8 << 20,
     while sent < cap:
         sock.sendall(pattern(sent, chunk))
         sent += chunk
-        if not wait_acked(sock, 2):
+        if not _wait_acked(sock, 2):
             break   # its window shut on this chunk: it has stopped reading
         if (unread_by_server(sock) or 0) > 0 and not _wait_read(sock, settle):
             break
     return sent
+
+
+# a chunk is acknowledged within microseconds on loopback, and read by a
+# server that keeps up within a millisecond or two: poll more often than
+# POLL, a hundred times per flood (TIOCOUTQ is an ioctl, not a /proc read)
+_FAST = 0.001
+
+
+def _wait_acked(sock: socket.socket, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while unacked(sock) > 0:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(_FAST)  # no event says that data was acknowledged
+    return True
 
 
 def _wait_read(sock: socket.socket, timeout: float) -> bool:
@@ -106,7 +121,7 @@ def _wait_read(sock: socket.socket, timeout: float) -> bool:
     while (unread_by_server(sock) or 0) > 0:
         if time.monotonic() > deadline:
             return False
-        time.sleep(POLL)  # polling /proc: there is no event to wait on
+        time.sleep(2 * _FAST)  # polling /proc: there is no event to wait on
     return True
 
 

@@ -361,7 +361,11 @@ def test_echo_epollserv_many(prog, procs):
     """10,000 clients at once; the server starts with a soft descriptor limit
     of 1024 under a hard one of 20000 and must raise it."""
     epoll.raise_nofile(2 * MANY + 1000)
-    limits = replace(procs.limits or Limits(), open_files=MANY + 1000, open_files_soft=1024)
+    # under valgrind (`make valgrind`: references only) the soft limit starts
+    # at the hard one: valgrind keeps the kernel's limit as it found it and
+    # lets a program's setrlimit() change only its own view of it
+    soft = None if prog.sub.valgrind else 1024
+    limits = replace(procs.limits or Limits(), open_files=MANY + 1000, open_files_soft=soft)
     with epoll.own_netns():
         _many(prog, procs, limits)
 

@@ -360,7 +360,9 @@ def test_echo_epollserv_idle_cpu(prog, procs):
 def test_echo_epollserv_many(prog, procs):
     """10,000 clients at once; the server starts with a soft descriptor limit
     of 1024 under a hard one of 20000 and must raise it."""
-    epoll.raise_nofile(2 * MANY + 1000)
+    if not epoll.raise_nofile(MANY + 1000):
+        pytest.skip(f"this machine's hard RLIMIT_NOFILE is below {MANY + 1000}: the test "
+                    f"(its clients) and the server each need that many descriptors")
     # under valgrind (`make valgrind`: references only) the soft limit starts
     # at the hard one: valgrind keeps the kernel's limit as it found it and
     # lets a program's setrlimit() change only its own view of it
@@ -382,7 +384,7 @@ def _many(prog, procs, limits) -> None:
              got=str(exc), procs=[server])
     _wait_idle(prog, server, f"started `{command_line(prog, str(port))}`")
     many = epoll.Many(port, MANY)
-    stall = 3 * _slow(prog)
+    stall = 4 * _slow(prog)
     try:
         ok = many.open_and_echo(stall) and many.echo_all(stall)
     finally:

@@ -163,15 +163,17 @@ def own_netns() -> Iterator[None]:
         ctx.__exit__(None, None, None)
 
 
-def raise_nofile(want: int) -> None:
-    """Raise this process's soft RLIMIT_NOFILE to `want` (at most the hard
-    limit), for a test that opens thousands of sockets."""
+def raise_nofile(want: int) -> bool:
+    """Raise this process's soft RLIMIT_NOFILE to `want`, for a test that
+    opens thousands of sockets; False (nothing changed) if the hard limit
+    is lower. The programs it starts get at most that hard limit too."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY:
-        want = min(want, hard)
+    if hard != resource.RLIM_INFINITY and hard < want:
+        return False
     if soft == resource.RLIM_INFINITY or soft >= want:
-        return
+        return True
     resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    return True
 
 
 class Many:

@@ -180,6 +180,7 @@ def test_echo_epollserv_echoes(prog, procs):
 
 
 @pytest.mark.role("echo_epollserv")
+@pytest.mark.faults
 def test_echo_epollserv_drains(prog, procs):
     server, port, pid = _start(prog, procs)
     with connect(port) as sock:
@@ -273,6 +274,7 @@ def test_echo_epollserv_one_thread(prog, procs):
 
 
 @pytest.mark.role("echo_epollserv")
+@pytest.mark.faults
 def test_echo_epollserv_non_reader(prog, procs):
     """A floods and never reads; B resets mid-stream; C must be served all the
     while. Then the bytes the server holds of A stay bounded, and once A reads,

@@ -183,6 +183,13 @@ EXERCISES: tuple[Exercise, ...] = (
         "echo for many clients at once in one process, one thread: select()",
         contract=Contract("echo_selectserv", ("9190", "extra"), **SERVER), listens=True),
     _ex("12_select", "review", "review", "answer the review questions"),
+    _ex("17_epoll", "echo_epltserv", "posix",
+        "echo with level-triggered epoll, 4 bytes per event, a line per epoll_wait()",
+        contract=Contract("echo_epltserv", ("9190", "extra"), **SERVER), listens=True),
+    _ex("17_epoll", "echo_epollserv", "posix",
+        "edge-triggered epoll: non-blocking, drain until EAGAIN, bounded buffers, 10,000 clients",
+        contract=Contract("echo_epollserv", ("9190", "extra"), **SERVER), listens=True),
+    _ex("17_epoll", "review", "review", "answer the review questions"),
     _ex("18_threads", "chat_server", "posix",
         "relay every whole line to every client: a thread per client, the list under a mutex",
         contract=Contract("chat_server", ("9190", "extra"), **SERVER), listens=True,
@@ -207,7 +214,8 @@ CHAPTERS: tuple[str, ...] = tuple(dict.fromkeys(e.chapter for e in EXERCISES))
 SUGGESTED_ORDER: tuple[str, ...] = ("01_hello", "02_socket_types", "03_addresses",
                                     "04_iterative_echo", "04_windows_echo", "05_app_protocol",
                                     "00_layered_model", "06_udp", "07_half_close",
-                                    "10_multiprocess", "12_select", "18_threads")
+                                    "10_multiprocess", "12_select", "17_epoll",
+                                    "18_threads")
 CHECK_SUITES = {"wire": "tests/check/test_wire.c", "addr": "tests/check/test_addr.c"}
 
 

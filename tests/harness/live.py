@@ -92,6 +92,8 @@ SCENARIOS: dict[str, Scenario] = {
     "10_multiprocess": Scenario("echo_mpserv", "echo_mpclient", ECHO_LINES),
     "12_select": Scenario("echo_selectserv", "echo_client", ECHO_LINES,
                           client_chapter="04_iterative_echo"),
+    "17_epoll": Scenario("echo_epollserv", "echo_client", ECHO_LINES,
+                         client_chapter="04_iterative_echo"),
     "18_threads": Scenario("chat_server", "chat_client", b"hello, everyone\nq\n",
                            client_args=("alice",)),
 }

@@ -46,6 +46,9 @@ class Limits:
     cpu: float = 1.0                # cores they may keep busy together (cgroup)
     file_size: int = 16 << 20       # largest file one program may write (RLIMIT_FSIZE)
     open_files: int = 1024          # descriptors one program may hold (RLIMIT_NOFILE)
+    # its soft limit, if lower (None: the same): a program may raise its own
+    # soft limit up to open_files (chapter 17's server does)
+    open_files_soft: int | None = None
     address_space: int | None = None      # RLIMIT_AS per program (see PLAIN_ADDRESS_SPACE)
 
 
@@ -62,7 +65,7 @@ PLAIN_ADDRESS_SPACE = 2 << 30
 # of 1.3 ms, and a test session starts a hundred. Units as POSIX sets them
 # for sh: ulimit -f counts 512-byte blocks, -v KiB.
 _WRAP = ('while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; '
-         'ulimit -c 0 && ulimit -f "$1" && ulimit -n "$2" || exit 125; shift 2; '
+         'ulimit -c 0 && ulimit -f "$1" && ulimit -n "${2%:*}" && ulimit -Sn "${2#*:}" || exit 125; shift 2; '
          'if [ "$1" != - ]; then ulimit -v "$1" || exit 125; fi; shift; '
          'exec "$@"')
 
@@ -77,8 +80,10 @@ def wrapper(limits: Limits, cage: "Cage | None") -> list[str]:
     vmem = ("-" if limits.address_space is None else
             str(capped(resource.RLIMIT_AS, limits.address_space) // 1024))
     joins = [str(f) for f in cage.join_files()] if cage is not None else []
-    nofile = capped(resource.RLIMIT_NOFILE, limits.open_files)
-    return ["/bin/sh", "-c", _WRAP, "cage", *joins, "--", str(fsize), str(nofile), vmem]
+    nofile = str(capped(resource.RLIMIT_NOFILE, limits.open_files))
+    if limits.open_files_soft is not None:  # "hard:soft"; a plain number sets both
+        nofile += f":{min(int(nofile), limits.open_files_soft)}"
+    return ["/bin/sh", "-c", _WRAP, "cage", *joins, "--", str(fsize), nofile, vmem]
 
 
 # -- control groups -------------------------------------------------------------

@@ -182,7 +182,7 @@ def test_chat_server_many_senders(prog, procs):
     sender.start()
     try:
         done = chat.pump(readers, lambda: all(len(r.lines) - r.joins >= total
-                                              for r in readers), 20)
+                                              for r in readers), 20, idle=5)
     finally:
         sender.join(5)
         mc.close_all(r.sock for r in readers)

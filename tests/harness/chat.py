@@ -175,9 +175,11 @@ def join_one_by_one(port: int, n: int, timeout: float = 5.0
     return readers, None, ""
 
 
-def pump(readers: list[Lines], until: Callable[[], bool], timeout: float) -> bool:
+def pump(readers: list[Lines], until: Callable[[], bool], timeout: float,
+         idle: float | None = None) -> bool:
     """Read every reader's socket as data comes until `until()` holds
-    (True) or the time is up or every socket has ended (False)."""
+    (True) or the time is up, every socket has ended, or (with `idle`)
+    nothing at all has arrived for `idle` seconds (False)."""
     sel = selectors.DefaultSelector()
     live = 0
     for r in readers:
@@ -185,12 +187,15 @@ def pump(readers: list[Lines], until: Callable[[], bool], timeout: float) -> boo
         sel.register(r.sock, selectors.EVENT_READ, r)
         live += 1
     deadline = time.monotonic() + timeout
+    last = time.monotonic()
     try:
         while not until():
-            left = deadline - time.monotonic()
-            if left <= 0 or live == 0:
+            now = time.monotonic()
+            left = deadline - now
+            if left <= 0 or live == 0 or (idle is not None and now - last > idle):
                 return False
             for key, _ in sel.select(min(left, 0.05)):
+                last = time.monotonic()
                 if not key.data.feed():
                     sel.unregister(key.fileobj)
                     live -= 1

@@ -72,6 +72,10 @@ class Scenario:
     # the client's chapter when it is another's (12, 17 and 18's servers talk
     # to chapter 04's echo client)
     client_chapter: str = ""
+    # make trace: send the client's last line of `lines` only once its
+    # stdout matches this (a chat client that quits at once would leave the
+    # relay of its own line unread, and its close would be a reset)
+    await_before_last: str = ""
 
     def args(self, which: tuple[str, ...], folder: str) -> list[str]:
         return [a.replace("{dir}", folder) for a in which]
@@ -95,7 +99,8 @@ SCENARIOS: dict[str, Scenario] = {
     "17_epoll": Scenario("echo_epollserv", "echo_client", ECHO_LINES,
                          client_chapter="04_iterative_echo"),
     "18_threads": Scenario("chat_server", "chat_client", b"hello, everyone\nq\n",
-                           client_args=("alice",)),
+                           client_args=("alice",),
+                           await_before_last=r"\[alice\] hello, everyone"),
 }
 # keep the table in chapter order
 SCENARIOS = {ch: SCENARIOS[ch] for ch in CHAPTERS if ch in SCENARIOS}
@@ -604,9 +609,21 @@ def cmd_trace(args: argparse.Namespace) -> int:
         typed = f"   (typing {lines.decode()!r})" if lines else ""
         print(f"  $ {client.shown_argv('127.0.0.1', str(port), *client_args)}{typed}",
               flush=True)
-        cli = s.background(client, "127.0.0.1", str(port), *client_args, stdin_data=lines,
-                           show=False, label=client_ex.name)
         notes = []
+        paced = bool(scenario.await_before_last and lines)
+        cli = s.background(client, "127.0.0.1", str(port), *client_args,
+                           stdin_data=None if paced else lines, show=False,
+                           label=client_ex.name)
+        if paced and lines:
+            typed_lines = lines.splitlines(keepends=True)
+            cli.write_stdin(b"".join(typed_lines[:-1]))
+            try:
+                cli.wait_output(scenario.await_before_last, 5.0)
+            except (WaitTimeout, ProgramExited):
+                notes.append("the client did not print what it was sent back within 5 s; "
+                             "its last line was sent anyway")
+            cli.write_stdin(typed_lines[-1])
+            cli.close_stdin()
         if cli.wait_exit(30.0 if windows else 10.0) is None:
             notes.append(f"the client was still running after {30 if windows else 10} s; "
                          "it was stopped (its kernel then closed the connection)")

@@ -229,6 +229,14 @@ def test_echo_mpserv_idle_cpu(prog, procs):
         start = mc.cpu_seconds(tree)
         time.sleep(IDLE)  # the interval measured: nothing to wait for
         used = mc.cpu_seconds(tree) - start
+        # the reaper must not block: with clients still connected, a new one is served
+        with connect(port) as sock:
+            _expect_echo(server, sock, random_text(20),
+                         "4 clients connected, one left while the 3 others stayed "
+                         "connected; then a new client", timeout=STALL,
+                         hint="The SIGCHLD handler must never block: waitpid(-1, NULL, "
+                              "WNOHANG). Without WNOHANG it waits in the handler for the "
+                              "children still serving, and the parent accepts nobody.")
     finally:
         mc.close_all(socks)
     if used > IDLE_CPU:
@@ -359,9 +367,14 @@ def test_echo_mpclient_sends_ahead(prog, procs):
 @pytest.mark.role("echo_mpclient")
 def test_echo_mpclient_quit_upper(prog, procs):
     record = bytearray()
-    lines = _lines(2)
+    # lines that start or end with q are not q: only a whole line q or Q ends the
+    # input (also when a long line ends in q where a small fgets() buffer splits it)
+    lines = ([b"quit is not q\n", b"Q and more\n"] + _lines(2)
+             + [b"a" * k + b"q\n" for k in (7, 15, 29, 31, 63, 99, 127, 255, 1023)])
     stdin = b"".join(lines) + b"Q\n" + b"after Q\n"
     client, rc, did = _run_client(prog, procs, _echo_as_it_comes(record), stdin,
                                   "echoes each piece as it comes")
     _check(client, rc, did, record, b"".join(lines),
-           hint="Q ends the input as q does.")
+           hint="Only a line that is exactly q or Q ends the input (Q as q does): not "
+                "one that starts with q, nor the q\\n at the end of a long line that "
+                "fgets() returned in pieces (remember whether the piece starts a line).")

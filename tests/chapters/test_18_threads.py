@@ -37,6 +37,8 @@ MAX_CLIENTS = 256
 FULL = b"server full\n"
 IDLE = 1.0
 IDLE_CPU = 0.2
+SEQUENTIAL = 30    # echo_thrserv: clients one after another, for the memory of its threads
+SEQUENTIAL_VM = 128 << 20  # the most its VmSize may grow over them (a kept stack: 8 MiB)
 DROP_WAIT = 5.0    # seconds for every line to arrive while a bad client is dropped
 AHEAD = 32         # lines a flooding client sends ahead of their relay
 CLOSED = "closed the connection"
@@ -761,6 +763,25 @@ def test_echo_thrserv_released(prog, procs):
              got=f"{mc.open_fds(pid)} descriptors, {mc.threads(pid)} threads",
              procs=[server], hint="The client's thread closes its socket when read() "
              "returns 0, and returns: a thread that never ends holds its socket for ever.")
+    # A thread that has ended but is neither detached nor joined leaves
+    # /proc/<pid>/task, yet keeps its stack (8 MiB of address space by
+    # default): clients one after another show it, as a detached thread's
+    # stack is reused by the next one
+    start_vm = chat.vm_size(pid) or 0
+    for i in range(SEQUENTIAL):
+        with mc.open_all(port, 1)[0] as s:
+            _expect_echo(server, s, random_text(8), f"client {i + 1} of {SEQUENTIAL} "
+                         "(one after another) connected")
+        mc.wait_until(lambda: mc.threads(pid) == before_threads, 3)
+    grown = (chat.vm_size(pid) or 0) - start_vm
+    if grown > SEQUENTIAL_VM:
+        fail(did=f"after those 9 clients, {SEQUENTIAL} more, one after another (each "
+             "connected, had its echo and left before the next)",
+             expected=f"the server's memory (VmSize) to grow by at most "
+                      f"{SEQUENTIAL_VM >> 20} MiB",
+             got=f"it grew by {grown >> 20} MiB", procs=[server],
+             hint="Detach each client's thread (pthread_detach(), or create it detached): "
+                  "a thread nobody detaches or joins keeps its stack after it returns.")
 
 
 @pytest.mark.role("echo_thrserv")

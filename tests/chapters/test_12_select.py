@@ -221,6 +221,15 @@ def test_echo_selectserv_client_leaves(prog, procs):
         with connect(port) as third:
             _expect_echo(server, third, random_text(25), did + " was served; then client C",
                          timeout=STALL * _slow(prog))
+            # C has A's old descriptor, below B's: B must still be watched
+            _expect_echo(server, second, random_text(30),
+                         did + " was served; then client C connected (taking A's old, "
+                         "lower descriptor) and had its echo; then B again",
+                         timeout=STALL * _slow(prog),
+                         hint={"timeout": "After C connected, B was not served: fd_max "
+                                          "must stay the highest descriptor watched. On "
+                                          "accept(), raise it only (if conn_fd > fd_max); "
+                                          "a new descriptor can be lower than others."})
     finally:
         first.close()
         if second is not None:

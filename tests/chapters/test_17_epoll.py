@@ -36,6 +36,7 @@ WAKEUP = "return epoll_wait"
 HELD_MAX = 64 * 1024   # bytes of one client echo_epollserv may hold
 DRAIN = 32 * 1024      # bytes that arrive while the server is stopped: one edge
 MANY = 10_000          # clients at once
+MANY_MEMORY = 2 << 30   # bytes the 10,000-client test gives the server
 
 
 def _start(prog, procs, **kwargs):
@@ -377,6 +378,10 @@ def test_echo_epollserv_many(prog, procs):
     # lets a program's setrlimit() change only its own view of it
     soft = None if prog.sub.valgrind else 1024
     limits = replace(procs.limits or Limits(), open_files=MANY + 1000, open_files_soft=soft)
+    # the memory is the cage's (the test's group's, made at its first start):
+    # 2 GiB, so that a buffer of up to 64 KiB per client (the notes' bound)
+    # fits 10,000 times
+    procs.limits = replace(procs.limits or Limits(), memory=MANY_MEMORY)
     with epoll.own_netns():
         _many(prog, procs, limits)
 

@@ -21,6 +21,7 @@ from typing import Iterator
 from .ports import POLL, connection, unacked, unread_by_server
 from .procs import Proc
 from .sockstate import blocked_syscall
+from .multiplex import listen_queue
 from .net import HOST
 from .udp import lossy_netns
 
@@ -254,8 +255,21 @@ class Many:
         its payload, keep it open."""
         left = list(reversed(range(self.n)))
 
+        queue = listen_queue(self.port)
+        backlog = queue[1] if queue else None
+
         def make() -> tuple[int, socket.socket]:
             i = left.pop()
+            if backlog is not None and backlog < self.window:
+                # a small listen() backlog (the textbook's 5): connect only
+                # while its accept queue has room, as a SYN it drops is sent
+                # again only after a second (slower, never wrong)
+                until = time.monotonic() + stall
+                while time.monotonic() < until:
+                    q = listen_queue(self.port)
+                    if q is None or q[0] < max(q[1], 1):
+                        break
+                    time.sleep(POLL / 10)
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.socks.append(s)

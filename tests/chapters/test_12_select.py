@@ -354,9 +354,16 @@ def test_echo_selectserv_past_fd_setsize(prog, procs):
              hint="After accept(), a descriptor >= FD_SETSIZE does not fit in an fd_set: "
                   "close() it and go on. FD_SET() on it is undefined behaviour.")
     did += f"; {echoed} were echoed and {closed} closed; all reset"
+    # the new client must get a descriptor below FD_SETSIZE, so wait until
+    # the server has seen the resets and closed their descriptors (one that
+    # never does is told so by the echo below)
+    pid = server.program_pid()
+    if pid is not None:
+        mc.wait_until(lambda: (mc.open_fds(pid) or 0) < FD_SETSIZE - 40,
+                      STALL * _slow(prog))
     with connect(port) as sock:
-        _expect_echo(server, sock, random_text(30), did + "; then a new client",
-                     timeout=STALL * _slow(prog))
+        _expect_echo(server, sock, random_text(30), did + "; then the server had closed "
+                     "their descriptors; then a new client", timeout=STALL * _slow(prog))
 
 
 @pytest.mark.role("echo_selectserv")
@@ -393,7 +400,7 @@ def test_echo_selectserv_out_of_descriptors(prog, procs):
         ours = {s.getsockname()[1]: i for i, s in enumerate(socks)}
         accepted = [ours[p] for p in sorted(held) if p in ours]
         if not accepted or waiting == 0:
-            fail(did=did, expected=f"some connections accepted, the rest waiting in the "
+            fail(did=did, expected="some connections accepted, the rest waiting in the "
                  "listen queue", got=f"{len(accepted)} accepted, {waiting} waiting",
                  procs=[server])
         payloads = [b"client %d\n" % (i + 1) for i in range(n)]

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from harness import manyclients as mc
-from harness.feedback import HINTS, compare, describe_exit, fail, first_difference, show
+from harness.feedback import compare, describe_exit, fail, first_difference, show
 from harness.net import (FakeServer, connect, random_binary, random_text, recv_exact,
                          recv_until_eof, reset)
 from harness.ports import wait_in_accept, wait_peer_read_all
@@ -38,17 +38,7 @@ def _start(prog, procs):
     return server, port, pid
 
 
-def _expect_echo(server, sock, payload: bytes, did: str, timeout: float = 5.0,
-                 hint: str | None = None) -> None:
-    got, why = mc.echo_on(sock, payload, timeout)
-    if got != payload:
-        at = first_difference(payload, got)
-        fail(did=did + f", sent {show(payload, at=at)}", expected="the same bytes back"
-             + (f" within {timeout:g} s" if why == "timeout" else ""),
-             got=f"{show(got, at=at)} ({compare(payload, got)})"
-             + (f"; then {why}" if why and why != "mismatch" else ""),
-             procs=[server], hint=hint or (HINTS.get(why) if why in ("eof", "reset") else
-                                           None))
+_expect_echo = mc.expect_echo
 
 
 NOT_CONCURRENT = ("A server that serves clients one after another answers only the first: "

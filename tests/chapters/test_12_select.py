@@ -18,7 +18,7 @@ import pytest
 from harness import manyclients as mc
 from harness import multiplex as mx
 from harness import sandbox
-from harness.feedback import HINTS, compare, describe_exit, fail, first_difference, show
+from harness.feedback import compare, describe_exit, fail, show
 from harness.net import connect, random_binary, random_text, recv_exact, recv_until_eof, reset
 from harness.ports import free_port, wait_listening
 from harness.procs import ProgramExited, WaitTimeout
@@ -66,21 +66,7 @@ def _slow(prog) -> float:
     return 4.0 if prog.sub.valgrind else 1.0
 
 
-def _expect_echo(server, sock, payload: bytes, did: str, timeout: float = 5.0,
-                 hint: str | dict[str, str] | None = None) -> None:
-    """`hint` may depend on why the echo stopped short: a dict by reason
-    ("timeout", "eof", "reset", "mismatch")."""
-    got, why = mc.echo_on(sock, payload, timeout)
-    if isinstance(hint, dict):
-        hint = hint.get(why)
-    if got != payload:
-        at = first_difference(payload, got)
-        fail(did=did + f", sent {show(payload, at=at)}", expected="the same bytes back"
-             + (f" within {timeout:g} s" if why == "timeout" else ""),
-             got=f"{show(got, at=at)} ({compare(payload, got)})"
-             + (f"; then {why}" if why and why != "mismatch" else ""),
-             procs=[server], hint=hint or (HINTS.get(why) if why in ("eof", "reset") else
-                                           None))
+_expect_echo = mc.expect_echo
 
 
 def _alive(server, did: str, hint: str) -> None:

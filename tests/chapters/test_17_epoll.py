@@ -20,7 +20,7 @@ import pytest
 
 from harness import epoll, ports
 from harness import manyclients as mc
-from harness.feedback import HINTS, compare, describe_exit, fail, first_difference, show
+from harness.feedback import compare, describe_exit, fail, first_difference, show
 from harness.net import connect, random_binary, random_text, recv_exact, recv_until_eof, reset
 from harness.sandbox import Limits
 from harness.ports import free_port, wait_listening
@@ -54,15 +54,7 @@ def _slow(prog) -> float:
 
 def _expect_echo(server, sock, payload: bytes, did: str, timeout: float = 3.0,
                  hint: str | None = None) -> None:
-    got, why = mc.echo_on(sock, payload, timeout)
-    if got != payload:
-        at = first_difference(payload, got)
-        fail(did=did + f", sent {show(payload, at=at)}", expected="the same bytes back"
-             + (f" within {timeout:g} s" if why == "timeout" else ""),
-             got=f"{show(got, at=at)} ({compare(payload, got)})"
-             + (f"; then {why}" if why and why != "mismatch" else ""),
-             procs=[server], hint=hint or (HINTS.get(why) if why in ("eof", "reset") else
-                                           None))
+    mc.expect_echo(server, sock, payload, did, timeout, hint)
 
 
 def _expect_close(server, sock, did: str) -> None:

@@ -490,7 +490,7 @@ def test_chat_server_tsan(prog, procs):
                          limits=limits, env=env, label="chat_server (ThreadSanitizer)",
                          limit=30)
     wait_listening(server, port, 10)
-    did = (f"built chat_server with -fsanitize=thread and started it; 4 clients joined "
+    did = ("built chat_server with -fsanitize=thread and started it; 4 clients joined "
            "(connecting at once), each sent 10 lines, client 2 left, a fifth joined and sent "
            "a line")
     socks = mc.open_all(port, 4)
@@ -653,17 +653,7 @@ def test_chat_client_quits(prog, procs, quit):
 
 # -- echo_thrserv ---------------------------------------------------------------------
 
-def _expect_echo(server, sock, payload: bytes, did: str, timeout: float = 5.0,
-                 hint: str | None = None) -> None:
-    got, why = mc.echo_on(sock, payload, timeout)
-    if got != payload:
-        at = first_difference(payload, got)
-        fail(did=did + f", sent {show(payload, at=at)}", expected="the same bytes back"
-             + (f" within {timeout:g} s" if why == "timeout" else ""),
-             got=f"{show(got, at=at)} ({compare(payload, got)})"
-             + (f"; then {why}" if why and why != "mismatch" else ""),
-             procs=[server], hint=hint or (HINTS.get(why) if why in ("eof", "reset") else
-                                           None))
+_expect_echo = mc.expect_echo
 
 
 ECHO_NOT_CONCURRENT = ("A server that serves clients one after another answers only the first: "

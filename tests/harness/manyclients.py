@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from . import proctree
+from .feedback import HINTS, compare, fail, first_difference, show
 from .net import connect, exchange, recv_exact
 from .ports import wait_peer_read_all
 
@@ -186,3 +187,22 @@ def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
         if time.monotonic() > deadline:
             return False
         time.sleep(POLL)  # polling /proc: there is no event to wait on
+
+
+def expect_echo(server, sock: socket.socket, payload: bytes, did: str, timeout: float = 5.0,
+                hint: str | dict[str, str] | None = None) -> None:
+    """Send `payload` on `sock` and fail the test, saying what was sent and
+    what came back, unless exactly it comes back within `timeout`. `hint`
+    may depend on why the echo stopped short: a dict by reason ("timeout",
+    "eof", "reset", "mismatch")."""
+    got, why = echo_on(sock, payload, timeout)
+    if isinstance(hint, dict):
+        hint = hint.get(why)
+    if got != payload:
+        at = first_difference(payload, got)
+        fail(did=did + f", sent {show(payload, at=at)}", expected="the same bytes back"
+             + (f" within {timeout:g} s" if why == "timeout" else ""),
+             got=f"{show(got, at=at)} ({compare(payload, got)})"
+             + (f"; then {why}" if why and why != "mismatch" else ""),
+             procs=[server], hint=hint or (HINTS.get(why) if why in ("eof", "reset") else
+                                           None))

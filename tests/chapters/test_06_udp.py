@@ -20,7 +20,7 @@ import pytest
 
 from harness.feedback import compare, fail, first_difference, show
 from harness.net import random_binary, random_text
-from harness.ports import free_port
+from harness.ports import free_port, wait_in_recv
 from harness.procs import ProgramExited, WaitTimeout
 from harness.scenarios import EXIT_WAIT, command_line, listen_wait
 from harness.udp import (MAX_PAYLOAD, Lossy, LossyUnavailable, UdpPeer, lossy_netns,
@@ -450,10 +450,13 @@ def test_uecho_server_stops_on_signal(prog, procs, sig):
     server, port = _start_server(prog, procs)
     with udp_socket() as sock:
         _expect_echo(server, sock, port, random_text(10), f"to port {port}")
+    # the signal must find it waiting in recvfrom(), not between two calls
+    wait_in_recv(server, 2.0)
     server.signal(getattr(signal, sig))
     rc = server.wait_exit(EXIT_WAIT)
     if rc != 0:
-        fail(did=f"after one echo, sent {sig} to `{command_line(prog, str(port))}`",
+        fail(did=f"after one echo, sent {sig} to `{command_line(prog, str(port))}` while it "
+             "waited for the next datagram",
              expected="it exits with status 0",
              got="it was still running" if rc is None else f"exit status {rc}",
              procs=[server], hint="A handler that only sets a volatile sig_atomic_t flag, "

@@ -30,7 +30,7 @@ from harness.sockstate import wait_acked
 
 STALL = 2.0        # seconds: the most a stalled or non-reading client may delay others
 IDLE = 0.5         # seconds of idling measured
-IDLE_CPU = 0.1     # seconds of CPU allowed over that time
+IDLE_CPU = 0.1     # of it the server may spend running or ready to run (cpu_demand)
 READ_SIZE = 4      # echo_epltserv reads at most this many bytes per event
 WAKEUP = "return epoll_wait"
 HELD_MAX = 64 * 1024   # bytes of one client echo_epollserv may hold
@@ -338,9 +338,9 @@ def test_echo_epollserv_idle_cpu(prog, procs):
         for i, s in enumerate(socks):
             _expect_echo(server, s, random_text(10), f"client {i + 1} of 4 connected")
         socks.pop().close()
-        start = mc.cpu_seconds([pid])
+        start = mc.cpu_demand([pid])
         time.sleep(IDLE)  # the interval measured: nothing to wait for
-        used = mc.cpu_seconds([pid]) - start
+        used = mc.cpu_demand([pid]) - start
     finally:
         mc.close_all(socks)
     spins = ("Something spins: epoll_wait() with a timeout of 0, or a socket watched for "
@@ -348,14 +348,9 @@ def test_echo_epollserv_idle_cpu(prog, procs):
     did = ("4 clients connected and had their echo, then one left; the others then sent "
            f"nothing for {IDLE:g} s")
     if used > IDLE_CPU:
-        fail(did=did, expected=f"the server to use (almost) no CPU: at most {IDLE_CPU} s",
-             got=f"{used:.2f} s of CPU", procs=[server], hint=spins)
-    # on a busy machine a spinning server may get little CPU: it is also
-    # never asleep, which a server that waits is all the time
-    if not epoll.wait_in_epoll(server, 1):
-        fail(did=did, expected="the server to be asleep in epoll_wait(), waiting",
-             got="it was never asleep there within 1 s" if server.running()
-             else describe_exit(server), procs=[server], hint=spins)
+        fail(did=did, expected="the server to sleep: running or ready to run for at most "
+             f"{IDLE_CPU} s", got=f"it ran, or was ready to run, for {used:.2f} s of those "
+             f"{IDLE:g} s", procs=[server], hint=spins)
 
 
 @pytest.mark.role("echo_epollserv")

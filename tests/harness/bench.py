@@ -14,7 +14,6 @@ results go to build/bench/results.json, a table in the terminal, and plots
 from __future__ import annotations
 
 import json
-import math
 import os
 import platform
 import subprocess

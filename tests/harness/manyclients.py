@@ -21,6 +21,10 @@ program's own pid, under the jail's init):
 - `children(pid)`, `zombies(pid)`, `tree(pid)`: its child processes, those
   that ended and were not reaped yet (state Z), itself and all below it;
 - `threads(pid)`, `open_fds(pid)`, `cpu_seconds(pids)` (utime + stime);
+- `cpu_demand(pids)`: the time their threads ran or were ready to run and
+  waited for a CPU (schedstat). A program that spins is always one or the
+  other, however busy the machine, so over an idle interval it is near the
+  interval's length; one that waits is asleep and has near 0;
 - `ns_pid(pid)`: the pid the process has inside the jail's PID namespace,
   the one it prints about itself;
 - `wait_until(predicate, timeout)`: poll /proc every 5 ms (no event tells
@@ -165,6 +169,29 @@ def cpu_seconds(pids: Iterable[int]) -> float:
         if fields:
             total += int(fields[11]) + int(fields[12])  # fields 14 and 15
     return total / CLOCK_TICKS
+
+
+def cpu_demand(pids: Iterable[int]) -> float:
+    """Seconds that the threads of these processes spent on a CPU or
+    runnable, waiting for one (/proc/<pid>/task/<tid>/schedstat: its first
+    two fields, in ns). Unlike CPU time, it does not depend on how busy the
+    machine is: a spinning thread that gets little CPU waits in the run
+    queue the rest of the time. Where schedstat is missing, CPU time."""
+    total = 0
+    for pid in pids:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                fields = Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()
+            except OSError:
+                if not Path(f"/proc/{pid}/task/{tid}").exists():
+                    continue   # the thread ended
+                return cpu_seconds(pids)
+            total += int(fields[0]) + int(fields[1])
+    return total / 1e9
 
 
 def ns_pid(pid: int) -> int | None:

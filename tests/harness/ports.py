@@ -330,7 +330,28 @@ def wait_in_accept(proc: Proc, timeout: float) -> bool:
     False if it did not happen in time, if the program ended, or at once on
     an architecture missing from ACCEPT_SYSCALLS (accept_syscalls warns):
     the caller then goes on without knowing."""
-    numbers = accept_syscalls()
+    return wait_in_syscall(proc, accept_syscalls(), timeout)
+
+
+# read(), recvfrom(), recvmsg() and recvmmsg() (recv() is recvfrom() on
+# Linux), from the same tables
+RECV_SYSCALLS: dict[str, frozenset[int]] = {
+    "x86_64": frozenset({0, 45, 47, 299}),
+    "aarch64": frozenset({63, 207, 212, 243}),
+    "riscv64": frozenset({63, 207, 212, 243}),
+}
+
+
+def wait_in_recv(proc: Proc, timeout: float) -> bool:
+    """Wait until the program is blocked reading a socket (a UDP server
+    waiting for the next datagram): a signal sent then interrupts that very
+    call. False as wait_in_accept."""
+    return wait_in_syscall(proc, RECV_SYSCALLS.get(platform.machine()), timeout)
+
+
+def wait_in_syscall(proc: Proc, numbers: frozenset[int] | None, timeout: float) -> bool:
+    """Wait until the program is in one of these system calls (False at
+    once if numbers is None: not known on this machine)."""
     if numbers is None:
         return False
     deadline = time.monotonic() + timeout

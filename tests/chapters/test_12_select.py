@@ -250,6 +250,15 @@ def test_echo_selectserv_bad_clients(prog, procs):
 
 
 @pytest.mark.role("echo_selectserv")
+def test_echo_selectserv_write_to_reset(prog, procs):
+    server, port, _ = _start(prog, procs)
+    mc.expect_survives_unechoed(server, port, STALL * _slow(prog), hint=(
+        "Writing to a client that has reset raises SIGPIPE, whose default action ends the "
+        "whole server: ignore it (signal(SIGPIPE, SIG_IGN)), and treat write() failing with "
+        "EPIPE like a read() of 0: that client is gone."))
+
+
+@pytest.mark.role("echo_selectserv")
 def test_echo_selectserv_no_fd_leak(prog, procs):
     server, port, pid = _start(prog, procs)
     hint = "When a client leaves, FD_CLR() it and close() it."

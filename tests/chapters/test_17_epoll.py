@@ -76,6 +76,10 @@ def _wait_idle(prog, server, did: str) -> None:
              "and serves what it returns.")
 
 
+SIGPIPE_HINT = ("Writing to a client that has reset raises SIGPIPE, whose default action "
+                "ends the whole server: ignore it (signal(SIGPIPE, SIG_IGN)), and treat "
+                "write() failing with EPIPE like a read() of 0: that client is gone.")
+
 NOT_CONCURRENT = ("All clients are served by one loop around epoll_wait(): a server that "
                   "blocks on one client (a blocking read() or write(), or serving one "
                   "client until it leaves) starves the others.")
@@ -148,6 +152,12 @@ def test_echo_epltserv_reverse_order(prog, procs):
                          hint=NOT_CONCURRENT)
     finally:
         mc.close_all(socks)
+
+
+@pytest.mark.role("echo_epltserv")
+def test_echo_epltserv_write_to_reset(prog, procs):
+    server, port, _ = _start(prog, procs)
+    mc.expect_survives_unechoed(server, port, STALL * _slow(prog), hint=SIGPIPE_HINT)
 
 
 @pytest.mark.role("echo_epltserv")
@@ -328,6 +338,12 @@ def test_echo_epollserv_no_fd_leak(prog, procs):
              f"({before}) within 2 s", got=f"{mc.open_fds(pid)}", procs=[server],
              hint="When read() returns 0 or fails, EPOLL_CTL_DEL the socket and close() "
                   "it (and free what the client had).")
+
+
+@pytest.mark.role("echo_epollserv")
+def test_echo_epollserv_write_to_reset(prog, procs):
+    server, port, _ = _start(prog, procs)
+    mc.expect_survives_unechoed(server, port, STALL * _slow(prog), hint=SIGPIPE_HINT)
 
 
 @pytest.mark.role("echo_epollserv")

@@ -775,6 +775,16 @@ def test_echo_thrserv_released(prog, procs):
 
 
 @pytest.mark.role("echo_thrserv")
+def test_echo_thrserv_write_to_reset(prog, procs):
+    server, port, _ = _start(prog, procs)
+    slow = 6.0 if prog.sub.valgrind else 1.0
+    mc.expect_survives_unechoed(server, port, STALL * slow, hint=(
+        "Writing to a client that has reset raises SIGPIPE, whose default action ends the "
+        "whole process, every thread: ignore it (signal(SIGPIPE, SIG_IGN)), and end that "
+        "client's thread when write() fails with EPIPE."))
+
+
+@pytest.mark.role("echo_thrserv")
 def test_echo_thrserv_idle_cpu(prog, procs):
     server, port, pid = _start(prog, procs)
     socks = mc.open_all(port, 4)

@@ -14,7 +14,11 @@ Peers:
   both directions' buffers are full (the server is then blocked writing to
   it, unless it serves others independently);
 - `net.reset` (a client that resets), `close_all(socks)`: every client
-  disconnecting at once.
+  disconnecting at once;
+- `reset_unechoed(server, port)`: a client whose bytes reach the server
+  only after it has reset, so that the server's write() of the echo fails
+  with EPIPE and raises SIGPIPE (which kills a server that does not ignore
+  it), every time.
 
 /proc views (pids as the harness sees them; `Proc.program_pid()` gives the
 program's own pid, under the jail's init):
@@ -37,15 +41,16 @@ how busy the machine is.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import time
 from pathlib import Path
 from typing import Callable, Iterable
 
 from . import proctree
-from .feedback import HINTS, compare, fail, first_difference, show
-from .net import connect, exchange, recv_exact
-from .ports import wait_peer_read_all
+from .feedback import HINTS, compare, describe_exit, fail, first_difference, show
+from .net import connect, exchange, recv_exact, reset
+from .ports import wait_accepted, wait_fin_acked, wait_gone, wait_peer_read_all
 
 POLL = 0.005
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -102,6 +107,56 @@ def flood_unread(sock: socket.socket, cap: int = 8 << 20, settle: float = 0.2) -
             if not wait_peer_read_all(sock, timeout=settle):
                 break
     return sent
+
+
+def reset_unechoed(server, port: int, size: int = 3000, timeout: float = 5.0) -> bool:
+    """Connect, wait until the server has accepted, stop it (SIGSTOP), send
+    `size` bytes, close the sending side and reset the connection, then let
+    it go on (SIGCONT). The bytes wait for it in its socket, ahead of the
+    reset: it reads them, and its write() of the echo finds the connection
+    gone (EPIPE, SIGPIPE). False if the server did not accept within
+    `timeout` (the client is then closed and nothing was sent)."""
+    sock = connect(port, timeout=timeout)
+    if not wait_accepted(server, port, timeout):
+        sock.close()
+        return False
+    server.signal(signal.SIGSTOP)
+    try:
+        sock.sendall(bytes(i % 251 for i in range(size)))
+        sock.shutdown(socket.SHUT_WR)
+        wait_fin_acked(sock, 2.0)   # its kernel has the bytes and the FIN
+        ends = sock.getsockname()[:2], sock.getpeername()[:2]
+        reset(sock)
+        wait_gone(*ends, 2.0)       # and the reset
+    finally:
+        server.signal(signal.SIGCONT)
+    return True
+
+
+def expect_survives_unechoed(server, port: int, timeout: float, hint: str) -> None:
+    """reset_unechoed, then a new client must be echoed within `timeout`:
+    fail the test (saying how the server ended, if it did) otherwise."""
+    did = ("a client sent 3000 bytes, closed its sending side and reset the connection "
+           "before the server could echo any (it was stopped, SIGSTOP, until then)")
+    if not reset_unechoed(server, port, timeout=timeout):
+        fail(did="a client connected", expected=f"the server to accept it within {timeout:g} s",
+             got="it did not" if server.running() else describe_exit(server), procs=[server])
+    try:
+        sock = connect(port, timeout=timeout)
+    except OSError as exc:
+        if not server.running():
+            server.wait_exit(2)
+        fail(did=did + "; then a new client connected", expected="the server to accept it",
+             got=f"{exc.strerror or exc}" + ("" if server.running() else
+                                              f": the server had ended, {describe_exit(server)}"),
+             procs=[server], hint=hint)
+    with sock:
+        if not server.running():
+            server.wait_exit(2)
+            fail(did=did, expected="the server still running", got=describe_exit(server),
+                 procs=[server], hint=hint)
+        expect_echo(server, sock, b"still there?\n", did + "; then a new client",
+                    timeout=timeout, hint=hint)
 
 
 def close_all(socks: Iterable[socket.socket]) -> None:

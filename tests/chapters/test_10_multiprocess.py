@@ -15,6 +15,7 @@ import time
 import pytest
 
 from harness import manyclients as mc
+from harness import tcpserver
 from harness.feedback import compare, describe_exit, fail, first_difference, show
 from harness.net import (FakeServer, connect, random_binary, random_text, recv_exact,
                          recv_until_eof, reset)
@@ -369,3 +370,13 @@ def test_echo_mpclient_quit_upper(prog, procs):
            hint="Only a line that is exactly q or Q ends the input (Q as q does): not "
                 "one that starts with q, nor the q\\n at the end of a long line that "
                 "fgets() returned in pieces (remember whether the piece starts a line).")
+
+
+@pytest.mark.role("echo_mpserv")
+def test_echo_mpserv_every_address(prog, procs):
+    tcpserver.check_every_address(prog, procs)
+
+
+@pytest.mark.role("echo_mpserv")
+def test_echo_mpserv_restart_in_time_wait(prog, procs):
+    tcpserver.check_restart_in_time_wait(prog, procs)

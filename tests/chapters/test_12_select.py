@@ -16,6 +16,7 @@ from dataclasses import replace
 import pytest
 
 from harness import manyclients as mc
+from harness import tcpserver
 from harness import multiplex as mx
 from harness import sandbox
 from harness.feedback import compare, describe_exit, fail, show
@@ -469,3 +470,13 @@ def test_echo_selectserv_stops_on_signal(prog, procs, sig):
              hint="Handle SIGINT and SIGTERM with a handler that sets a flag; select() then "
                   "fails with EINTR, which is no error: go back to the loop's test of the "
                   "flag.")
+
+
+@pytest.mark.role("echo_selectserv")
+def test_echo_selectserv_every_address(prog, procs):
+    tcpserver.check_every_address(prog, procs)
+
+
+@pytest.mark.role("echo_selectserv")
+def test_echo_selectserv_restart_in_time_wait(prog, procs):
+    tcpserver.check_restart_in_time_wait(prog, procs)

@@ -20,6 +20,7 @@ import pytest
 
 from harness import epoll, ports
 from harness import manyclients as mc
+from harness import tcpserver
 from harness.feedback import compare, describe_exit, fail, first_difference, show
 from harness.net import connect, random_binary, random_text, recv_exact, recv_until_eof, reset
 from harness.sandbox import Limits
@@ -282,10 +283,10 @@ def test_echo_epollserv_non_reader(prog, procs):
     """A floods and never reads; B resets mid-stream; C must be served all the
     while. Then the bytes the server holds of A stay bounded, and once A reads,
     every byte comes back, in order."""
-    server, port, _ = _start(prog, procs)
+    server, port, pid = _start(prog, procs)
     flood = epoll.connect_small(port)
     try:
-        sent = epoll.flood_acked(flood)
+        sent = epoll.flood_acked(flood, pid=pid)
         rude = connect(port)
         rude.sendall(random_text(2000))
         reset(rude)
@@ -420,3 +421,23 @@ def _many(prog, procs, limits) -> None:
 @pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
 def test_echo_epollserv_stops_on_signal(prog, procs, sig):
     _stop_on_signal(prog, procs, sig)
+
+
+@pytest.mark.role("echo_epltserv")
+def test_echo_epltserv_every_address(prog, procs):
+    tcpserver.check_every_address(prog, procs)
+
+
+@pytest.mark.role("echo_epltserv")
+def test_echo_epltserv_restart_in_time_wait(prog, procs):
+    tcpserver.check_restart_in_time_wait(prog, procs)
+
+
+@pytest.mark.role("echo_epollserv")
+def test_echo_epollserv_every_address(prog, procs):
+    tcpserver.check_every_address(prog, procs)
+
+
+@pytest.mark.role("echo_epollserv")
+def test_echo_epollserv_restart_in_time_wait(prog, procs):
+    tcpserver.check_restart_in_time_wait(prog, procs)

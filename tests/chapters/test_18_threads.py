@@ -23,6 +23,7 @@ import pytest
 
 from harness import chat
 from harness import manyclients as mc
+from harness import tcpserver
 from harness.feedback import HINTS, compare, describe_exit, fail, first_difference, show
 from harness.net import (FakeServer, connect, random_binary, random_text, recv_exact,
                          recv_until_eof, reset)
@@ -823,3 +824,23 @@ def test_echo_thrserv_stops_on_signal(prog, procs, sig):
              got="still running" if rc is None else describe_exit(server), procs=[server],
              hint="Handle SIGINT and SIGTERM with a handler that sets a flag, installed "
                   "without SA_RESTART, so that accept() returns (EINTR) and the loop ends.")
+
+
+@pytest.mark.role("echo_thrserv")
+def test_echo_thrserv_every_address(prog, procs):
+    tcpserver.check_every_address(prog, procs)
+
+
+@pytest.mark.role("echo_thrserv")
+def test_echo_thrserv_restart_in_time_wait(prog, procs):
+    tcpserver.check_restart_in_time_wait(prog, procs)
+
+
+@pytest.mark.role("chat_server")
+def test_chat_server_every_address(prog, procs):
+    tcpserver.check_every_address(prog, procs)
+
+
+@pytest.mark.role("chat_server")
+def test_chat_server_restart_in_time_wait(prog, procs):
+    tcpserver.check_restart_in_time_wait(prog, procs)

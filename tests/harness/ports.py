@@ -203,6 +203,20 @@ def wait_listening(proc: Proc, port: int, timeout: float) -> None:
         time.sleep(POLL)  # polling /proc: there is no event to wait on
 
 
+def wait_listening_itself(proc: Proc, port: int, timeout: float) -> bool:
+    """Wait until the program itself (or a child of it) listens on `port`:
+    its own socket, not another program's that happens to have the port (a
+    second test run on the machine). False if it ends first or time runs
+    out. Not for Wine, whose sockets the wineserver holds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if port in ports_listened_by(proc):
+            return True
+        if not proc.running() or time.monotonic() > deadline:
+            return False
+        time.sleep(POLL)  # polling /proc: there is no event to wait on
+
+
 def connection(local: tuple[str, int], remote: tuple[str, int]) -> TcpEntry | None:
     for e in tcp_table():
         if e.local[1] == local[1] and e.remote[1] == remote[1] and e.local[0] == local[0]:

@@ -250,7 +250,7 @@ def test_echo_mpserv_stops_on_signal(prog, procs, sig):
     # signal during that handler may be seen only at the next client)
     wait_in_accept(server, 3)
     server.signal(getattr(signal, sig))
-    rc = server.wait_exit(EXIT_WAIT)
+    rc = server.wait_exit(EXIT_WAIT, patient=True)
     if rc != 0:
         fail(did=f"a client had its echo and left; then the server got {sig} while it "
              "waited in accept()", expected=f"exit status 0 within {EXIT_WAIT:g} s",

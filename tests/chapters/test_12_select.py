@@ -51,7 +51,7 @@ def _start_limited(prog, procs, limits: sandbox.Limits):
     did = (f"started `{command_line(prog, str(port))}` (allowed {limits.open_files} "
            f"descriptors) and waited for it to listen on port {port}")
     try:
-        wait_listening(server, port, listen_wait(prog))
+        wait_listening(server, port, listen_wait(prog), own=True)
     except ProgramExited:
         server.wait_exit(2)
         fail(did=did, expected=f"a socket listening on port {port}",
@@ -462,7 +462,7 @@ def test_echo_selectserv_stops_on_signal(prog, procs, sig):
         _expect_echo(server, sock, random_text(10), f"a client connected to port {port}")
         mx.wait_in_select(server, 3)
         server.signal(getattr(signal, sig))
-        rc = server.wait_exit(EXIT_WAIT)
+        rc = server.wait_exit(EXIT_WAIT, patient=True)
     if rc != 0:
         fail(did=f"a client connected and had its echo; then the server got {sig} while it "
              "waited in select()", expected=f"exit status 0 within {EXIT_WAIT:g} s",

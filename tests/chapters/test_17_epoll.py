@@ -93,7 +93,7 @@ def _stop_on_signal(prog, procs, sig: str) -> None:
     did = f"a client had its echo and left; then the server got {sig} in epoll_wait()"
     _wait_idle(prog, server, did)
     server.signal(getattr(signal, sig))
-    rc = server.wait_exit(EXIT_WAIT)
+    rc = server.wait_exit(EXIT_WAIT, patient=True)
     if rc != 0:
         fail(did=did, expected=f"exit status 0 within {EXIT_WAIT:g} s",
              got="still running" if rc is None else describe_exit(server), procs=[server],
@@ -394,7 +394,7 @@ def _many(prog, procs, limits) -> None:
     port = free_port()
     server = prog.start(procs, str(port), limit=60, limits=limits)
     try:
-        wait_listening(server, port, listen_wait(prog))
+        wait_listening(server, port, listen_wait(prog), own=True)
     except (ProgramExited, WaitTimeout) as exc:
         server.wait_exit(1)
         fail(did=f"started `{command_line(prog, str(port))}` with a soft RLIMIT_NOFILE of "

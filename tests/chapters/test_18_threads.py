@@ -66,7 +66,7 @@ def _start(prog, procs, pids: int | None = None):
             "limits": replace(procs.limits, address_space=(pids * 8 + 1024) << 20)}
         server = prog.start(procs, str(port), limit=60, **more)
         try:
-            wait_listening(server, port, 10)
+            wait_listening(server, port, 10, own=True)
         except (ProgramExited, WaitTimeout) as exc:
             fail(did=f"started `{command_line(prog, str(port))}`", expected=f"a socket "
                  f"listening on port {port}", got=str(exc) or "it ended", procs=[server])
@@ -490,7 +490,7 @@ def test_chat_server_tsan(prog, procs):
     server = procs.start([str(binary), str(port)], jail={"files": {str(binary): binary}},
                          limits=limits, env=env, label="chat_server (ThreadSanitizer)",
                          limit=30)
-    wait_listening(server, port, 10)
+    wait_listening(server, port, 10, own=True)
     did = ("built chat_server with -fsanitize=thread and started it; 4 clients joined "
            "(connecting at once), each sent 10 lines, client 2 left, a fifth joined and sent "
            "a line")
@@ -512,7 +512,7 @@ def test_chat_server_tsan(prog, procs):
         mc.close_all(r.sock for r in readers)
         mc.close_all(more if "more" in locals() else [])
     server.signal(signal.SIGTERM)
-    if server.wait_exit(EXIT_WAIT) is None:
+    if server.wait_exit(EXIT_WAIT, patient=True) is None:
         server.kill()
     err = server.stderr_text()
     if chat.TSAN_MARK in err:
@@ -534,7 +534,7 @@ def test_chat_server_stops_on_signal(prog, procs, sig):
     mc.wait_until(lambda: mc.threads(pid) < start - 1, 3)
     wait_in_accept(server, 3)
     server.signal(getattr(signal, sig))
-    rc = server.wait_exit(EXIT_WAIT)
+    rc = server.wait_exit(EXIT_WAIT, patient=True)
     if rc != 0:
         fail(did=f"2 clients joined and left; then the server got {sig} while it waited in "
              "accept()", expected=f"exit status 0 within {EXIT_WAIT:g} s",
@@ -637,7 +637,7 @@ def test_chat_client_quits(prog, procs, quit):
     server = FakeServer(_record(record), timeout=5)
     client = prog.start(procs, "127.0.0.1", str(server.port), "dave", stdin_data=stdin,
                         limit=30)
-    rc = client.wait_exit(EXIT_WAIT)
+    rc = client.wait_exit(EXIT_WAIT, patient=True)
     _wait_record(server, record, len(b"[dave] first\n"))
     server.close()
     did = _client_did(prog, server.port, "dave", stdin, "reads and never closes")
@@ -817,7 +817,7 @@ def test_echo_thrserv_stops_on_signal(prog, procs, sig):
     mc.wait_until(lambda: mc.threads(pid) == 1, 3)
     wait_in_accept(server, 3)
     server.signal(getattr(signal, sig))
-    rc = server.wait_exit(EXIT_WAIT)
+    rc = server.wait_exit(EXIT_WAIT, patient=True)
     if rc != 0:
         fail(did=f"a client had its echo and left; then the server got {sig} while it "
              "waited in accept()", expected=f"exit status 0 within {EXIT_WAIT:g} s",

@@ -178,20 +178,27 @@ def ports_listened_by(proc: Proc) -> set[int]:
     return {e.local[1] for e in tcp_table() if e.state == LISTEN and e.inode in inodes}
 
 
-def wait_listening(proc: Proc, port: int, timeout: float) -> None:
-    """Wait until something listens on `port`, without connecting to it.
+def wait_listening(proc: Proc, port: int, timeout: float, own: bool = False) -> None:
+    """Wait until something listens on `port`, without connecting to it;
+    with `own`, the program itself or a process under it: not another
+    program that has the port (a second test run on the machine took it
+    between free_port() and the program's bind()). Under Wine the
+    wineserver holds the sockets, so Wine programs cannot use `own`.
 
     Raises ProgramExited if the program ends first, WaitTimeout if time
     runs out (saying which ports it listens on instead, if any).
     """
+    def listens() -> bool:
+        return port in (ports_listened_by(proc) if own else listening_ports())
+
     deadline = time.monotonic() + timeout
     while True:
-        if port in listening_ports():
+        if listens():
             return
         if not proc.running():
             # it may have listened, handed the socket to a child and exited
             # (a daemon) between the two looks: look once more
-            if port in listening_ports():
+            if listens():
                 return
             raise ProgramExited(f"{proc.label} ended before it was listening on port {port}")
         if time.monotonic() > deadline:

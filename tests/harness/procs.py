@@ -33,6 +33,9 @@ from typing import Sequence
 from . import jail as jailmod
 from . import proctree, sandbox
 
+# seconds more that wait_exit(patient=True) gives a program still busy
+EXIT_GRACE = 20.0
+
 CAP = 1 << 20  # bytes kept per output stream
 DEFAULT_LIMIT = 20.0  # seconds a program may live at most
 
@@ -265,12 +268,43 @@ class Proc:
     def returncode(self) -> int | None:
         return jailmod.exit_status(self.popen.poll(), self.jailed)
 
-    def wait_exit(self, timeout: float) -> int | None:
+    def busy(self) -> bool:
+        """Whether the program has yet to start in its jail, or is running or
+        waiting for a CPU (state R) or for the disk (D): on a busy machine,
+        one that has not had its share of time yet. False once it sleeps
+        (waits for something), is stopped, or has ended."""
+        if not self.running():
+            return False
+        pid = self.program_pid(0.0)
+        if pid is None:
+            return True
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        return stat.rsplit(")", 1)[1].split()[0] in ("R", "D")
+
+    def wait_exit(self, timeout: float, patient: bool = False) -> int | None:
         """Wait for the program to end; its status, or None if still running.
+
+        With `patient`, a program still busy when `timeout` is up (starting
+        in its jail, or running: on a loaded machine it may not have had
+        the milliseconds it needs) gets up to EXIT_GRACE seconds more, for
+        as long as it stays busy. One that sleeps (blocked, waiting for
+        something) is not waited for: a wrong program that hangs is judged
+        as quickly as without `patient`.
 
         Also waits (briefly) for its output pipes to close so that
         everything it printed has been collected.
         """
+        if patient:
+            rc = self.wait_exit(timeout)
+            cap = time.monotonic() + EXIT_GRACE
+            while rc is None and time.monotonic() < cap and self.busy():
+                rc = self.wait_exit(0.05)
+            if rc is not None:
+                self.outwaited = False   # it ended: nobody waited in vain
+            return rc
         try:
             rc = jailmod.exit_status(self.popen.wait(timeout), self.jailed)
         except subprocess.TimeoutExpired:

@@ -11,7 +11,7 @@ import time
 from .feedback import HINTS, fail, show
 from .plugin import Program
 from .ports import free_port, ports_listened_by, wait_listening
-from .procs import Proc, ProcessGroup, ProgramExited, WaitTimeout
+from .procs import EXIT_GRACE, Proc, ProcessGroup, ProgramExited, WaitTimeout
 from .sockstate import connected_from
 from .udp import ports_bound_by as udp_ports_bound_by
 
@@ -37,7 +37,7 @@ def start_server(prog: Program, procs: ProcessGroup, port: int | None = None,
     did = (f"started `{command_line(prog, str(port), *extra)}` and waited for it to listen "
            f"on port {port}")
     try:
-        wait_listening(proc, port, listen_wait(prog))
+        wait_listening(proc, port, listen_wait(prog), own=prog.ex.kind != "windows")
     except ProgramExited:
         proc.wait_exit(2)
         fail(did=did, expected=f"a socket listening on port {port}",
@@ -58,11 +58,13 @@ def ends_with_status_1(prog: Program, procs: ProcessGroup, args: list[str],
                         why: str, expect_in_stderr: str | None = None) -> Proc:
     """Run the program; it must exit with status 1 and say something on
     stderr, and never listen on a port while it runs."""
-    proc = prog.start(procs, *args, limit=EXIT_WAIT + 10)
+    proc = prog.start(procs, *args, limit=EXIT_WAIT + EXIT_GRACE + 10)
     deadline = time.monotonic() + EXIT_WAIT + 1.5 * (prog.ex.slowness - 1)
     listened: set[int] = set()
     udp = _udp(prog)
-    while proc.running() and time.monotonic() < deadline and not listened:
+    cap = deadline + EXIT_GRACE
+    while proc.running() and not listened and (
+            time.monotonic() < deadline or (time.monotonic() < cap and proc.busy())):
         listened = ports_listened_by(proc) | (udp_ports_bound_by(proc) if udp else set())
         proc.wait_exit(0.02)
     did = f"ran `{command_line(prog, *args)}` ({why})"
@@ -146,10 +148,13 @@ def check_bad_port_client(prog: Program, procs: ProcessGroup,
     cases = _fewer_if_slow(prog, bad_ports(port))
     try:
         for arg, why in cases:
-            proc = prog.start(procs, "127.0.0.1", arg, *extra, limit=EXIT_WAIT + 10)
+            proc = prog.start(procs, "127.0.0.1", arg, *extra,
+                              limit=EXIT_WAIT + EXIT_GRACE + 10)
             deadline = time.monotonic() + EXIT_WAIT + 1.5 * (prog.ex.slowness - 1)
             connected, rc = False, None
-            while not connected and time.monotonic() < deadline:
+            cap = deadline + EXIT_GRACE
+            while not connected and (time.monotonic() < deadline or (
+                    time.monotonic() < cap and proc.busy())):
                 rc = proc.wait_exit(0.02)
                 try:
                     conn = live.accept()[0]
@@ -259,9 +264,9 @@ def check_refused(prog: Program, procs: ProcessGroup, extra_stdin: bytes = b"",
         except OSError:
             continue  # taken since free_port() looked: take the next
     try:
-        proc = prog.start(procs, "127.0.0.1", str(port), *extra, limit=EXIT_WAIT + 10,
-                          stdin_data=extra_stdin)
-        rc = proc.wait_exit(EXIT_WAIT + 1.5 * (prog.ex.slowness - 1))
+        proc = prog.start(procs, "127.0.0.1", str(port), *extra,
+                          limit=EXIT_WAIT + EXIT_GRACE + 10, stdin_data=extra_stdin)
+        rc = proc.wait_exit(EXIT_WAIT + 1.5 * (prog.ex.slowness - 1), patient=True)
     finally:
         hold.close()
     did = (f"ran `{command_line(prog, '127.0.0.1', str(port), *extra)}` with nothing "

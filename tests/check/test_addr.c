@@ -761,15 +761,16 @@ START_TEST(test_format_matches_libc)
 
             while (want[at] == got[at])
                 at++;
-            ck_abort_msg("case %ld: format_ipv4(%u.%u.%u.%u, buf, %u) left the %zu bytes of buf "
-                         "as %s; inet_ntop() leaves %s (%s): they differ from byte %zu on%s",
+            ck_abort_msg("case %ld: format_ipv4(%u.%u.%u.%u, buf, %u) left the %zu bytes "
+                         "of buf as %s; inet_ntop() leaves %s (%s): they differ from byte %zu on%s",
                          i, b[0], b[1], b[2], b[3], (unsigned)size, sizeof got,
                          all_bytes(got, sizeof got, g, sizeof g),
                          all_bytes(want, sizeof want, w, sizeof w),
                          want_r == NULL ? "untouched: too small" : "the text, its NUL, and "
                          "nothing after it changed", at,
                          want_r != NULL && at > strlen(want) ? ", after the NUL: nothing "
-                         "past it may be written (copy strlen() + 1 bytes; strncpy() pads up to size)"
+                         "past it may be written (copy strlen() + 1 bytes; strncpy() "
+                         "pads up to size)"
                          : "");
         }
     }

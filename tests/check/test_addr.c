@@ -762,7 +762,8 @@ START_TEST(test_format_matches_libc)
             while (want[at] == got[at])
                 at++;
             ck_abort_msg("case %ld: format_ipv4(%u.%u.%u.%u, buf, %u) left the %zu bytes "
-                         "of buf as %s; inet_ntop() leaves %s (%s): they differ from byte %zu on%s",
+                         "of buf as %s; inet_ntop() leaves %s (%s): they differ from "
+                         "byte %zu on%s",
                          i, b[0], b[1], b[2], b[3], (unsigned)size, sizeof got,
                          all_bytes(got, sizeof got, g, sizeof g),
                          all_bytes(want, sizeof want, w, sizeof w),

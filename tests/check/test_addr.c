@@ -807,7 +807,10 @@ START_TEST(test_fill_sockaddr_fields)
     rc = fill_sockaddr(&sa, "192.168.1.10", "9190");
     ck_assert_msg(rc == FILL_OK, "fill_sockaddr(&sa, \"192.168.1.10\", \"9190\") returned "
                   "%d, expected FILL_OK (0)", rc);
-    ck_assert_int_eq(sa.sin_family, AF_INET);
+    ck_assert_msg(sa.sin_family == AF_INET, "sin_family is %u (0x%04X), expected AF_INET (%u): "
+                  "sin_family is in host byte order, AF_INET as it is (only sin_port and "
+                  "sin_addr are in network order)", (unsigned)sa.sin_family,
+                  (unsigned)sa.sin_family, (unsigned)AF_INET);
     ck_assert_msg(memcmp(&sa.sin_port, port_bytes, 2) == 0,
                   "sin_port holds the bytes %02X %02X, expected 23 E6 (9190 = 0x23E6 in "
                   "network byte order)", ((uint8_t *)&sa.sin_port)[0],

@@ -184,6 +184,26 @@ static const char *escaped(const char *s, char *out, size_t size)
     return out;
 }
 
+/* All n bytes of buf as a C literal, NULs included ("1.2.3.4\0ZZZ"). */
+static const char *all_bytes(const char *buf, size_t n, char *out, size_t size)
+{
+    size_t len = 0, i;
+
+    out[len++] = '"';
+    for (i = 0; i < n && len + 6 < size; i++) {
+        unsigned char c = (unsigned char)buf[i];
+
+        if (c == '\0')
+            len += (size_t)snprintf(out + len, size - len, "\\0");
+        else if (c < 0x20 || c > 0x7E || c == '"' || c == '\\')
+            len += (size_t)snprintf(out + len, size - len, "\\x%02X", c);
+        else
+            out[len++] = (char)c;
+    }
+    snprintf(out + len, size - len, "\"");
+    return out;
+}
+
 /* The four bytes of an address as "a.b.c.d" (our own formatter). */
 static const char *quad(const struct in_addr *a, char *out, size_t size)
 {
@@ -735,12 +755,25 @@ START_TEST(test_format_matches_libc)
                       "case %ld: format_ipv4(%u.%u.%u.%u, buf, %u) returned NULL with errno "
                       "%d; inet_ntop() sets errno to ENOSPC (%d)", i, b[0], b[1], b[2], b[3],
                       (unsigned)size, got_errno, want_errno);
-        check_msg(memcmp(want, got, sizeof want) == 0,
-                      "case %ld: format_ipv4(%u.%u.%u.%u, buf, %u) left buf as \"%.40s\"; "
-                      "inet_ntop() leaves \"%.40s\" (%s)", i, b[0], b[1], b[2], b[3],
-                      (unsigned)size, got, want,
-                      want_r == NULL ? "untouched: too small" : "the text, its NUL, and "
-                      "nothing after it changed");
+        if (memcmp(want, got, sizeof want) != 0) {
+            char w[200], g[200];
+            size_t at = 0;
+
+            while (want[at] == got[at])
+                at++;
+            ck_abort_msg("case %ld: format_ipv4(%u.%u.%u.%u, buf, %u) left the %zu bytes "
+                         "of buf as %s; inet_ntop() leaves %s (%s): they differ from "
+                         "byte %zu on%s",
+                         i, b[0], b[1], b[2], b[3], (unsigned)size, sizeof got,
+                         all_bytes(got, sizeof got, g, sizeof g),
+                         all_bytes(want, sizeof want, w, sizeof w),
+                         want_r == NULL ? "untouched: too small" : "the text, its NUL, and "
+                         "nothing after it changed", at,
+                         want_r != NULL && at > strlen(want) ? ", after the NUL: nothing "
+                         "past it may be written (copy strlen() + 1 bytes; strncpy() "
+                         "pads up to size)"
+                         : "");
+        }
     }
     assert_own_code();
 }
@@ -774,7 +807,10 @@ START_TEST(test_fill_sockaddr_fields)
     rc = fill_sockaddr(&sa, "192.168.1.10", "9190");
     ck_assert_msg(rc == FILL_OK, "fill_sockaddr(&sa, \"192.168.1.10\", \"9190\") returned "
                   "%d, expected FILL_OK (0)", rc);
-    ck_assert_int_eq(sa.sin_family, AF_INET);
+    ck_assert_msg(sa.sin_family == AF_INET, "sin_family is %u (0x%04X), expected AF_INET (%u): "
+                  "sin_family is in host byte order, AF_INET as it is (only sin_port and "
+                  "sin_addr are in network order)", (unsigned)sa.sin_family,
+                  (unsigned)sa.sin_family, (unsigned)AF_INET);
     ck_assert_msg(memcmp(&sa.sin_port, port_bytes, 2) == 0,
                   "sin_port holds the bytes %02X %02X, expected 23 E6 (9190 = 0x23E6 in "
                   "network byte order)", ((uint8_t *)&sa.sin_port)[0],

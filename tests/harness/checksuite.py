@@ -75,6 +75,7 @@ def run_suite(prog, binary: str) -> dict[str, tuple[str, str, str]]:
             finally:
                 group.close()
             _note_valgrind(prog, proc, out)
+            _note_sanitizer(prog, proc, out)
             if not tmp.exists():
                 pytest.fail(f"the Check tests of {prog.ex.main_file} did not finish "
                             f"({describe_exit(proc)}):\n{tail(proc.stderr_text())}",
@@ -103,6 +104,22 @@ def _note_valgrind(prog, proc, out: Path) -> None:
             found.write_text(err[max(0, m.start() - 200):m.start() + 2500])
 
 
+SANITIZER_MARK = re.compile(r"^.*(runtime error:|ERROR: AddressSanitizer|ERROR: LeakSanitizer)",
+                            re.M)
+
+
+def _note_sanitizer(prog, proc, out: Path) -> None:
+    """Sanitized (make check SANITIZE=1): keep the first report beside the
+    results, since Check records only "Early exit" for the test it ended."""
+    found = out.with_suffix(".sanitizer")
+    found.unlink(missing_ok=True)
+    if prog.sub.sanitize:
+        err = proc.stderr_text()
+        m = SANITIZER_MARK.search(err)
+        if m:
+            found.write_text(err[m.start():m.start() + 2500])
+
+
 def judge(prog) -> None:
     """Fail the current pytest test unless its Check test (prog.case) passed
     (and, under valgrind, unless memcheck found nothing in the whole run)."""
@@ -118,6 +135,9 @@ def judge(prog) -> None:
     result, message, where = results[prog.case]
     if result != "success":
         kind = "crashed or timed out" if result == "error" else "failed"
+        report = Path(binary).with_suffix(".sanitizer")
+        said = (f"\nThe sanitizer's first report in this run of the Check tests:\n"
+                f"{report.read_text()}" if result == "error" and report.exists() else "")
         pytest.fail(f"Check test {prog.case} {kind} ({where}):\n  {message}\n"
                     f"The test is in {CHECK_SUITES[prog.ex.name]}; your code in "
-                    f"chapters/{prog.ex.chapter}/{prog.ex.main_file}.", pytrace=False)
+                    f"chapters/{prog.ex.chapter}/{prog.ex.main_file}.{said}", pytrace=False)

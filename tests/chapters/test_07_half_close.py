@@ -98,7 +98,19 @@ def _serve_file(prog, procs, content: bytes, reply: bytes, pieces: tuple[int, ..
         # an upper bound only: 5 s, and 1 s more per 2 MiB
         got, why = _recv_file(sock, (5 + len(content) / (2 << 20)) * slow)
         if why or got != content:
-            if why == "timeout":
+            still = False  # was the file still coming when the time ran out?
+            if why == "timeout" and len(got) < len(content):
+                sock.settimeout(1.0)
+                try:
+                    still = bool(sock.recv(65536))
+                except OSError:
+                    pass
+            if still:
+                hint = (f"The file was still coming, too slowly: {_size(got)} of "
+                        f"{_size(content)} had arrived when the time ran out. Move it in "
+                        "chunks (4096 bytes per fread() and write()), not a byte at a time: "
+                        "the 32 MiB test allows about 20 seconds.")
+            elif why == "timeout":
                 hint = ("The end of stream never came: after the last byte of the file "
                         "call shutdown(conn_fd, SHUT_WR); it sends the FIN that makes the "
                         "client's read() return 0.")
@@ -238,6 +250,11 @@ def _client_run(prog, procs, content: bytes, pieces: tuple[int, ...], what: str,
              + (f", starting {show(stored[:32])}" if stored else ""), procs=[client],
              hint=("The file was not emptied first: open it with fopen(path, \"wb\"), "
                    "which truncates it." if before and stored.startswith(before) else
+                   "The program was still running with part of the file: if it was still "
+                   "receiving, it is too slow. Read in chunks (4096 bytes per read()), not "
+                   f"a byte at a time: the test allows {limit:g} seconds." if rc is None
+                   and stored is not None and len(stored) < len(content)
+                   and content.startswith(stored) else
                    "Write exactly the n bytes each read() returned (fwrite(buf, 1, n, fp)), "
                    "until read() returns 0; -1 is an error (EINTR: read again), never a "
                    "count. Then fclose() the file."))

@@ -18,9 +18,11 @@ from dataclasses import replace
 import pytest
 
 from harness.feedback import HINTS, fail, show
-from harness.net import FakeServer, connect, random_binary, random_text, recv_until_eof
-from harness.ports import free_port, wait_peer_read_all
-from harness.scenarios import EXIT_WAIT, command_line, ends_with_status_1, start_server
+from harness.net import HOST, FakeServer, connect, random_binary, random_text, recv_until_eof
+from harness.ports import free_port, wait_listening, wait_peer_read_all
+from harness.procs import ProgramExited, WaitTimeout
+from harness.scenarios import (EXIT_WAIT, command_line, ends_with_status_1, listen_wait,
+                               start_server)
 
 THANKS = b"Thank you"
 LINE = b"Message from client: "
@@ -84,20 +86,41 @@ def _send_in_pieces(sock: socket.socket, data: bytes, sizes: tuple[int, ...]) ->
         wait_peer_read_all(sock, timeout=2)
 
 
+def _connect_to(server, host: str, port: int, timeout: float, did: str) -> socket.socket:
+    """A connection to the server at host:port; 127.0.0.2 is a local address
+    too, but not 127.0.0.1: only a server bound to INADDR_ANY answers there."""
+    if host == HOST:
+        return connect(port, timeout=timeout)
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except OSError as exc:
+        fail(did=f"{did}, then connected to {host}:{port} (a local address too, but not "
+             "127.0.0.1)",
+             expected="the connection to be accepted: the server listens on every local "
+             "address (INADDR_ANY)", got=f"connect() failed: {exc.strerror or exc}",
+             procs=[server], hint="Bind to htonl(INADDR_ANY), not to 127.0.0.1 "
+             "(inet_addr(\"127.0.0.1\")): the server must answer on every address of the "
+             "host.")
+    sock.settimeout(timeout)
+    return sock
+
+
 def _serve_file(prog, procs, content: bytes, reply: bytes, pieces: tuple[int, ...],
-                what: str) -> None:
-    """Start file_server on a file with `content`, read it as its client to
-    the end of stream, then send `reply` in pieces and close; check the
-    file's bytes, the line the server prints and its exit status."""
+                what: str, host: str = HOST, port: int | None = None) -> None:
+    """Start file_server on a file with `content` (on `port`, else a free
+    one), read it as its client (connected to `host`) to the end of stream,
+    then send `reply` in pieces and close; check the file's bytes, the line
+    the server prints and its exit status."""
     (procs.cwd / "served.bin").write_bytes(content)
     slow = _slow(prog)
     # an upper bound only: 5 s, and 1 s more per MiB (37 s for 32 MiB: the
     # textbook's 30-byte chunks take a few seconds, more on a busy machine)
     bound = (5 + len(content) / (1 << 20)) * slow
-    server, port = start_server(prog, procs, extra=("served.bin",), limit=30 + bound)
+    server, port = start_server(prog, procs, port, extra=("served.bin",), limit=30 + bound)
     did = (f"started `{command_line(prog, str(port), 'served.bin')}` on {what} "
            f"({_size(content)}), connected and read until the end of stream")
-    with connect(port, timeout=10 * slow) as sock:
+    with _connect_to(server, host, port, 10 * slow,
+                     f"started `{command_line(prog, str(port), 'served.bin')}`") as sock:
         got, why = _recv_file(sock, bound)
         if why or got != content:
             still = False  # was the file still coming when the time ran out?
@@ -170,6 +193,30 @@ def test_file_server_large_file(prog, procs):
 @pytest.mark.role("file_server")
 def test_file_server_empty_file(prog, procs):
     _serve_file(prog, procs, b"", THANKS, (), "an empty file")
+
+
+@pytest.mark.role("file_server")
+def test_file_server_any_address(prog, procs):
+    _serve_file(prog, procs, random_text(500) + b"\n", THANKS, (), "a text file",
+                host="127.0.0.2")
+
+
+@pytest.mark.role("file_server")
+def test_file_server_restart(prog, procs):
+    port = free_port()
+    _serve_file(prog, procs, random_text(500) + b"\n", THANKS, (), "a text file", port=port)
+    # the server sent the first FIN, so its side of the connection is now in
+    # TIME_WAIT: only SO_REUSEADDR lets a new server bind the port at once
+    again = prog.start(procs, str(port), "served.bin", limit=10 + 20 * _slow(prog))
+    try:
+        wait_listening(again, port, listen_wait(prog))
+    except (ProgramExited, WaitTimeout):
+        again.wait_exit(1)
+        fail(did=f"served a file once on port {port}, then, once it had exited, started "
+             f"`{command_line(prog, str(port), 'served.bin')}` again at once, while its "
+             "closed connection was in TIME_WAIT (the server closed first)",
+             expected=f"it to listen on port {port} again", got="it did not listen",
+             procs=[again], hint="Set SO_REUSEADDR with setsockopt() before bind().")
 
 
 @pytest.mark.role("file_server")

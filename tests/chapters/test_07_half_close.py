@@ -20,7 +20,7 @@ import pytest
 from harness.feedback import HINTS, fail, show
 from harness.net import HOST, FakeServer, connect, random_binary, random_text, recv_until_eof
 from harness.ports import free_port, wait_listening, wait_peer_read_all
-from harness.procs import ProgramExited, WaitTimeout
+from harness.procs import Proc, ProgramExited, WaitTimeout
 from harness.scenarios import (EXIT_WAIT, command_line, ends_with_status_1, listen_wait,
                                start_server)
 
@@ -348,7 +348,7 @@ def test_file_client_empty_file(prog, procs):
     _client_run(prog, procs, b"", (), "an empty file", before=b"old content\n" * 50)
 
 
-def _never_connects(prog, procs, args_for, why: str, hint: str) -> None:
+def _never_connects(prog, procs, args_for, why: str, hint: str) -> Proc:
     """The client must exit 1 with a message and never connect: a socket
     listens on the port it is given, and its accept queue must stay empty."""
     live = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -369,6 +369,7 @@ def _never_connects(prog, procs, args_for, why: str, hint: str) -> None:
         fail(did=f"ran `{command_line(prog, *args)}` ({why})",
              expected="exit status 1 with a message, and no connection",
              got="it connected first", procs=[proc], hint=hint)
+    return proc
 
 
 @pytest.mark.role("file_client")
@@ -382,7 +383,19 @@ def test_file_client_cannot_create(prog, procs):
 @pytest.mark.role("file_client")
 def test_file_client_bad_address(prog, procs):
     for address in ("256.1.2.3", "localhost"):
-        _never_connects(prog, procs, lambda port: [address, str(port), "received.bin"],
-                        f"{address!r} is not an IPv4 address",
-                        "inet_pton() returns 0 when the text is not an IPv4 address: say "
-                        "so on stderr and exit(1).")
+        proc = _never_connects(prog, procs, lambda port: [address, str(port), "received.bin"],
+                               f"{address!r} is not an IPv4 address",
+                               "inet_pton() returns 0 when the text is not an IPv4 address: "
+                               "say so on stderr and exit(1).")
+        # inet_addr() unchecked gives INADDR_NONE, 255.255.255.255, for an invalid
+        # address: connect() to it fails with ENETUNREACH, a status 1 that hides
+        # the mistake. No program that checked the address gets that far.
+        if "unreachable" in proc.stderr_text().lower():
+            fail(did=f"ran `{command_line(prog, address, '<port>', 'received.bin')}` "
+                 f"({address!r} is not an IPv4 address)",
+                 expected="a message that the address is invalid, before any connect()",
+                 got=f"stderr {show(proc.stderr)}: it tried to connect (to "
+                 "255.255.255.255, INADDR_NONE, what inet_addr() returns for an invalid "
+                 "address)", procs=[proc],
+                 hint="Parse the address with inet_pton(AF_INET, ...) and look at what it "
+                 "returns: 1 is an address, 0 is not one (say so on stderr and exit(1)).")

@@ -80,10 +80,10 @@ def _send_in_pieces(sock: socket.socket, data: bytes, sizes: tuple[int, ...]) ->
             break
         try:
             sock.sendall(piece)
+            at += len(piece)
+            wait_peer_read_all(sock, timeout=2)
         except OSError:
-            return  # the server is gone: its output says what happened
-        at += len(piece)
-        wait_peer_read_all(sock, timeout=2)
+            return  # the server is gone (reset): its output says what happened
 
 
 def _connect_to(server, host: str, port: int, timeout: float, did: str) -> socket.socket:
@@ -167,7 +167,12 @@ def _serve_file(prog, procs, content: bytes, reply: bytes, pieces: tuple[int, ..
                    "and is lost (the kernel answers with a reset). shutdown(conn_fd, SHUT_WR) "
                    "closes only the sending half; then read() until it returns 0 and print "
                    "what came, all of it (a loop: it may come in pieces).")
-             if reset else HINTS["pieces"] + " Print exactly the bytes read, with their count.")
+             if reset else
+             ("It printed an empty message: its read() returned 0 before the reply came. "
+              "Close only the sending half, shutdown(conn_fd, SHUT_WR): SHUT_RD and "
+              "SHUT_RDWR close the receiving half too, and read() then returns 0 at once.")
+             if LINE.rstrip() in lines and reply else
+             HINTS["pieces"] + " Print exactly the bytes read, with their count.")
 
 
 @pytest.mark.role("file_server")

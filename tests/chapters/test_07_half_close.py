@@ -163,7 +163,15 @@ def _serve_file(prog, procs, content: bytes, reply: bytes, pieces: tuple[int, ..
         fail(did=did, expected=f"the line {show(expected)} on stdout, then exit status 0",
              got=f"stdout {show(server.stdout)}, "
              + ("still running" if rc is None else f"exit status {rc}"), procs=[server],
-             hint=("close() ends both directions: the reply then arrives at a closed socket "
+             hint=(f"It was still running {EXIT_WAIT * slow:g} s after the client had closed. "
+                   "Once read() returns 0, print the message, close the sockets and exit: "
+                   "the server serves one client, not a loop of accept()s (and a read loop "
+                   "must stop at 0).")
+             if rc is None else
+             (f"It printed the right line, but exited with status {rc}: its stderr says "
+              "which call failed.")
+             if expected in lines else
+             ("close() ends both directions: the reply then arrives at a closed socket "
                    "and is lost (the kernel answers with a reset). shutdown(conn_fd, SHUT_WR) "
                    "closes only the sending half; then read() until it returns 0 and print "
                    "what came, all of it (a loop: it may come in pieces).")

@@ -18,9 +18,11 @@ from dataclasses import replace
 import pytest
 
 from harness.feedback import HINTS, fail, show
-from harness.net import FakeServer, connect, random_binary, random_text, recv_until_eof
-from harness.ports import free_port, wait_peer_read_all
-from harness.scenarios import EXIT_WAIT, command_line, ends_with_status_1, start_server
+from harness.net import HOST, FakeServer, connect, random_binary, random_text, recv_until_eof
+from harness.ports import free_port, wait_listening, wait_peer_read_all
+from harness.procs import Proc, ProgramExited, WaitTimeout
+from harness.scenarios import (EXIT_WAIT, command_line, ends_with_status_1, listen_wait,
+                               start_server)
 
 THANKS = b"Thank you"
 LINE = b"Message from client: "
@@ -78,27 +80,62 @@ def _send_in_pieces(sock: socket.socket, data: bytes, sizes: tuple[int, ...]) ->
             break
         try:
             sock.sendall(piece)
+            at += len(piece)
+            wait_peer_read_all(sock, timeout=2)
         except OSError:
-            return  # the server is gone: its output says what happened
-        at += len(piece)
-        wait_peer_read_all(sock, timeout=2)
+            return  # the server is gone (reset): its output says what happened
+
+
+def _connect_to(server, host: str, port: int, timeout: float, did: str) -> socket.socket:
+    """A connection to the server at host:port; 127.0.0.2 is a local address
+    too, but not 127.0.0.1: only a server bound to INADDR_ANY answers there."""
+    if host == HOST:
+        return connect(port, timeout=timeout)
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except OSError as exc:
+        fail(did=f"{did}, then connected to {host}:{port} (a local address too, but not "
+             "127.0.0.1)",
+             expected="the connection to be accepted: the server listens on every local "
+             "address (INADDR_ANY)", got=f"connect() failed: {exc.strerror or exc}",
+             procs=[server], hint="Bind to htonl(INADDR_ANY), not to 127.0.0.1 "
+             "(inet_addr(\"127.0.0.1\")): the server must answer on every address of the "
+             "host.")
+    sock.settimeout(timeout)
+    return sock
 
 
 def _serve_file(prog, procs, content: bytes, reply: bytes, pieces: tuple[int, ...],
-                what: str) -> None:
-    """Start file_server on a file with `content`, read it as its client to
-    the end of stream, then send `reply` in pieces and close; check the
-    file's bytes, the line the server prints and its exit status."""
+                what: str, host: str = HOST, port: int | None = None) -> None:
+    """Start file_server on a file with `content` (on `port`, else a free
+    one), read it as its client (connected to `host`) to the end of stream,
+    then send `reply` in pieces and close; check the file's bytes, the line
+    the server prints and its exit status."""
     (procs.cwd / "served.bin").write_bytes(content)
     slow = _slow(prog)
-    server, port = start_server(prog, procs, extra=("served.bin",))
+    # an upper bound only: 5 s, and 1 s more per MiB (37 s for 32 MiB: the
+    # textbook's 30-byte chunks take a few seconds, more on a busy machine)
+    bound = (5 + len(content) / (1 << 20)) * slow
+    server, port = start_server(prog, procs, port, extra=("served.bin",), limit=30 + bound)
     did = (f"started `{command_line(prog, str(port), 'served.bin')}` on {what} "
            f"({_size(content)}), connected and read until the end of stream")
-    with connect(port, timeout=10 * slow) as sock:
-        # an upper bound only: 5 s, and 1 s more per 2 MiB
-        got, why = _recv_file(sock, (5 + len(content) / (2 << 20)) * slow)
+    with _connect_to(server, host, port, 10 * slow,
+                     f"started `{command_line(prog, str(port), 'served.bin')}`") as sock:
+        got, why = _recv_file(sock, bound)
         if why or got != content:
-            if why == "timeout":
+            still = False  # was the file still coming when the time ran out?
+            if why == "timeout" and len(got) < len(content):
+                sock.settimeout(1.0)
+                try:
+                    still = bool(sock.recv(65536))
+                except OSError:
+                    pass
+            if still:
+                hint = (f"The file was still coming, too slowly: {_size(got)} of "
+                        f"{_size(content)} had arrived when the time ran out. Move it in "
+                        "chunks (4096 bytes per fread() and write()), not a byte at a time: "
+                        f"the test allowed {bound:g} seconds.")
+            elif why == "timeout":
                 hint = ("The end of stream never came: after the last byte of the file "
                         "call shutdown(conn_fd, SHUT_WR); it sends the FIN that makes the "
                         "client's read() return 0.")
@@ -126,11 +163,24 @@ def _serve_file(prog, procs, content: bytes, reply: bytes, pieces: tuple[int, ..
         fail(did=did, expected=f"the line {show(expected)} on stdout, then exit status 0",
              got=f"stdout {show(server.stdout)}, "
              + ("still running" if rc is None else f"exit status {rc}"), procs=[server],
-             hint=("close() ends both directions: the reply then arrives at a closed socket "
+             hint=(f"It was still running {EXIT_WAIT * slow:g} s after the client had closed. "
+                   "Once read() returns 0, print the message, close the sockets and exit: "
+                   "the server serves one client, not a loop of accept()s (and a read loop "
+                   "must stop at 0).")
+             if rc is None else
+             (f"It printed the right line, but exited with status {rc}: its stderr says "
+              "which call failed.")
+             if expected in lines else
+             ("close() ends both directions: the reply then arrives at a closed socket "
                    "and is lost (the kernel answers with a reset). shutdown(conn_fd, SHUT_WR) "
                    "closes only the sending half; then read() until it returns 0 and print "
                    "what came, all of it (a loop: it may come in pieces).")
-             if reset else HINTS["pieces"] + " Print exactly the bytes read, with their count.")
+             if reset else
+             ("It printed an empty message: its read() returned 0 before the reply came. "
+              "Close only the sending half, shutdown(conn_fd, SHUT_WR): SHUT_RD and "
+              "SHUT_RDWR close the receiving half too, and read() then returns 0 at once.")
+             if LINE.rstrip() in lines and reply else
+             HINTS["pieces"] + " Print exactly the bytes read, with their count.")
 
 
 @pytest.mark.role("file_server")
@@ -156,6 +206,30 @@ def test_file_server_large_file(prog, procs):
 @pytest.mark.role("file_server")
 def test_file_server_empty_file(prog, procs):
     _serve_file(prog, procs, b"", THANKS, (), "an empty file")
+
+
+@pytest.mark.role("file_server")
+def test_file_server_any_address(prog, procs):
+    _serve_file(prog, procs, random_text(500) + b"\n", THANKS, (), "a text file",
+                host="127.0.0.2")
+
+
+@pytest.mark.role("file_server")
+def test_file_server_restart(prog, procs):
+    port = free_port()
+    _serve_file(prog, procs, random_text(500) + b"\n", THANKS, (), "a text file", port=port)
+    # the server sent the first FIN, so its side of the connection is now in
+    # TIME_WAIT: only SO_REUSEADDR lets a new server bind the port at once
+    again = prog.start(procs, str(port), "served.bin", limit=10 + 20 * _slow(prog))
+    try:
+        wait_listening(again, port, listen_wait(prog))
+    except (ProgramExited, WaitTimeout):
+        again.wait_exit(1)
+        fail(did=f"served a file once on port {port}, then, once it had exited, started "
+             f"`{command_line(prog, str(port), 'served.bin')}` again at once, while its "
+             "closed connection was in TIME_WAIT (the server closed first)",
+             expected=f"it to listen on port {port} again", got="it did not listen",
+             procs=[again], hint="Set SO_REUSEADDR with setsockopt() before bind().")
 
 
 @pytest.mark.role("file_server")
@@ -238,6 +312,11 @@ def _client_run(prog, procs, content: bytes, pieces: tuple[int, ...], what: str,
              + (f", starting {show(stored[:32])}" if stored else ""), procs=[client],
              hint=("The file was not emptied first: open it with fopen(path, \"wb\"), "
                    "which truncates it." if before and stored.startswith(before) else
+                   "The program was still running with part of the file: if it was still "
+                   "receiving, it is too slow. Read in chunks (4096 bytes per read()), not "
+                   f"a byte at a time: the test allows {limit:g} seconds." if rc is None
+                   and stored is not None and len(stored) < len(content)
+                   and content.startswith(stored) else
                    "Write exactly the n bytes each read() returned (fwrite(buf, 1, n, fp)), "
                    "until read() returns 0; -1 is an error (EINTR: read again), never a "
                    "count. Then fclose() the file."))
@@ -273,7 +352,8 @@ def test_file_client_binary_file(prog, procs):
 def test_file_client_large_file(prog, procs):
     if procs.limits is not None:  # the file is larger than the usual 16 MiB limit
         procs.limits = replace(procs.limits, file_size=BIG + (8 << 20))
-    _client_run(prog, procs, _big_file(BIG), (), "a 32 MiB file")
+    # 40 s: the textbook's 30-byte reads take a few seconds, more on a busy machine
+    _client_run(prog, procs, _big_file(BIG), (), "a 32 MiB file", limit=40)
 
 
 @pytest.mark.role("file_client")
@@ -281,7 +361,7 @@ def test_file_client_empty_file(prog, procs):
     _client_run(prog, procs, b"", (), "an empty file", before=b"old content\n" * 50)
 
 
-def _never_connects(prog, procs, args_for, why: str, hint: str) -> None:
+def _never_connects(prog, procs, args_for, why: str, hint: str) -> Proc:
     """The client must exit 1 with a message and never connect: a socket
     listens on the port it is given, and its accept queue must stay empty."""
     live = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -302,6 +382,7 @@ def _never_connects(prog, procs, args_for, why: str, hint: str) -> None:
         fail(did=f"ran `{command_line(prog, *args)}` ({why})",
              expected="exit status 1 with a message, and no connection",
              got="it connected first", procs=[proc], hint=hint)
+    return proc
 
 
 @pytest.mark.role("file_client")
@@ -315,7 +396,19 @@ def test_file_client_cannot_create(prog, procs):
 @pytest.mark.role("file_client")
 def test_file_client_bad_address(prog, procs):
     for address in ("256.1.2.3", "localhost"):
-        _never_connects(prog, procs, lambda port: [address, str(port), "received.bin"],
-                        f"{address!r} is not an IPv4 address",
-                        "inet_pton() returns 0 when the text is not an IPv4 address: say "
-                        "so on stderr and exit(1).")
+        proc = _never_connects(prog, procs, lambda port: [address, str(port), "received.bin"],
+                               f"{address!r} is not an IPv4 address",
+                               "inet_pton() returns 0 when the text is not an IPv4 address: "
+                               "say so on stderr and exit(1).")
+        # inet_addr() unchecked gives INADDR_NONE, 255.255.255.255, for an invalid
+        # address: connect() to it fails with ENETUNREACH, a status 1 that hides
+        # the mistake. No program that checked the address gets that far.
+        if "unreachable" in proc.stderr_text().lower():
+            fail(did=f"ran `{command_line(prog, address, '<port>', 'received.bin')}` "
+                 f"({address!r} is not an IPv4 address)",
+                 expected="a message that the address is invalid, before any connect()",
+                 got=f"stderr {show(proc.stderr)}: it tried to connect (to "
+                 "255.255.255.255, INADDR_NONE, what inet_addr() returns for an invalid "
+                 "address)", procs=[proc],
+                 hint="Parse the address with inet_pton(AF_INET, ...) and look at what it "
+                 "returns: 1 is an address, 0 is not one (say so on stderr and exit(1)).")

@@ -222,7 +222,7 @@ def test_file_server_restart(prog, procs):
     # TIME_WAIT: only SO_REUSEADDR lets a new server bind the port at once
     again = prog.start(procs, str(port), "served.bin", limit=10 + 20 * _slow(prog))
     try:
-        wait_listening(again, port, listen_wait(prog))
+        wait_listening(again, port, listen_wait(prog), own=True)
     except (ProgramExited, WaitTimeout):
         again.wait_exit(1)
         fail(did=f"served a file once on port {port}, then, once it had exited, started "

@@ -295,9 +295,33 @@ def _echo_at_eof(record: bytearray):
     return handle
 
 
-def _run_client(prog, procs, handler, stdin: bytes, how: str, wait: float = 5):
+HOLD = 1.0   # seconds the test server holds the echo back, watching the client
+
+
+def _hold_then_echo(record: bytearray, seen: dict):
+    """Reads everything until the client's FIN, then holds the echo back for
+    HOLD s (more while the client is busy), noting in `seen` whether the
+    client's own process ended meanwhile; then echoes it all and closes."""
+    def handle(conn: socket.socket) -> None:
+        while len(record) <= CAP:
+            data = conn.recv(65536)
+            if not data:
+                break
+            record.extend(data)
+        client = seen["client"]
+        pid = client.program_pid(2.0)
+        seen["ended"] = pid is not None and mc.wait_until(
+            lambda: mc.state(pid) in (None, "Z"), HOLD) or not client.running()
+        conn.sendall(bytes(record))
+    return handle
+
+
+def _run_client(prog, procs, handler, stdin: bytes, how: str, wait: float = 5,
+                seen: dict | None = None):
     server = FakeServer(handler, timeout=5)
     client = prog.start(procs, "127.0.0.1", str(server.port), stdin_data=stdin, limit=30)
+    if seen is not None:
+        seen["client"] = client
     rc = client.wait_exit(wait)
     server.close()
     did = (f"ran `{command_line(prog, '127.0.0.1', str(server.port))}` against a test "
@@ -354,6 +378,23 @@ def test_echo_mpclient_sends_ahead(prog, procs):
                 "end of input it calls shutdown(SHUT_WR) (close() in one process does not "
                 "end a connection the other still holds); the reader prints every piece "
                 "until read() returns 0.")
+
+
+@pytest.mark.role("echo_mpclient")
+def test_echo_mpclient_waits_for_the_echo(prog, procs):
+    record, seen = bytearray(), {}
+    lines = _lines(3)
+    client, rc, did = _run_client(prog, procs, _hold_then_echo(record, seen),
+                                  b"".join(lines), f"holds the echo back for {HOLD:g} s "
+                                  "after the client's FIN, then sends it", seen=seen)
+    if seen.get("ended"):
+        fail(did=did, expected="the client's process to live until the server has closed, "
+             "printing the echo first", got=f"it ended within {HOLD:g} s of its FIN, before "
+             "any echo came (another process of it printed what came later, if anything)",
+             procs=[client], hint="The process that the shell started must be the last to "
+             "end: if the parent is the writer, it waits for the reader child (waitpid()) "
+             "after shutdown(SHUT_WR); or make the parent the reader, as the textbook does.")
+    _check(client, rc, did, record, b"".join(lines))
 
 
 @pytest.mark.role("echo_mpclient")

@@ -94,7 +94,8 @@ def test_echo_server_five_clients(prog, procs):
             _expect_echo(prog, server, sock, random_text(30), did)
         _expect_line(prog, server, n, did)
     rc = server.wait_exit(EXIT_WAIT * _slow(prog))
-    lines = [ln for ln in server.stdout_text().splitlines() if "Connected client" in ln]
+    # trailing spaces are no matter: the book prints "Connected client %d \n"
+    lines = [ln.rstrip() for ln in server.stdout_text().splitlines() if "Connected client" in ln]
     if rc != 0 or lines != [f"Connected client {n}" for n in range(1, 6)]:
         fail(did=f"served five clients one after another on port {port}",
              expected="lines `Connected client 1` to `Connected client 5`, then exit "

@@ -79,16 +79,29 @@ def test_echo_server_binary(prog, procs):
                      f"connected to port {port} and, while reading, sent {size} bytes", 20)
 
 
+# 127.0.0.2 is loopback too, but not 127.0.0.1: only a server listening on
+# every local address (INADDR_ANY), as the notes ask, accepts there
+OTHER_LOOPBACK = "127.0.0.2"
+
+
 @pytest.mark.role("echo_server")
 def test_echo_server_five_clients(prog, procs):
     server, port = start_server(prog, procs)
     for n in range(1, 6):
-        did = f"connected client {n} of 5, one after another, to port {port}"
+        host = OTHER_LOOPBACK if n in (2, 4) else "127.0.0.1"
+        did = f"connected client {n} of 5, one after another, to {host} port {port}"
         try:
-            sock = connect(port, timeout=5 * _slow(prog))
+            if host == OTHER_LOOPBACK:
+                sock = socket.create_connection((host, port), timeout=5 * _slow(prog))
+                sock.settimeout(5 * _slow(prog))
+            else:
+                sock = connect(port, timeout=5 * _slow(prog))
         except OSError as exc:
-            fail(did=did, expected="the connection to be accepted",
-                 got=f"{exc.strerror or exc}", procs=[server], hint=HINTS["refused"]
+            fail(did=did, expected="the connection to be accepted"
+                 + (" (127.0.0.2 is a local address too)" if host == OTHER_LOOPBACK else ""),
+                 got=f"{exc.strerror or exc}", procs=[server],
+                 hint=("Bind to INADDR_ANY (htonl(INADDR_ANY)), every local address, not "
+                       "to 127.0.0.1 only." if host == OTHER_LOOPBACK else HINTS["refused"])
                  if isinstance(exc, ConnectionRefusedError) else None)
         with sock:
             _expect_echo(prog, server, sock, random_text(30), did)
@@ -277,7 +290,7 @@ def _check_dialogue(prog, client, rc, did, record, lines, *, hint=None):
 @pytest.mark.faults
 def test_echo_client_dialogue(prog, procs):
     record = bytearray()
-    lines = _lines(3)
+    lines = _lines(3)[::-1]  # longest first: a reply buffer left unterminated shows
     stdin = b"".join(ln + b"\n" for ln in lines) + b"Q\n"
     client, rc, did = _run_client(prog, procs, _echo_server(record), stdin, "echoes")
     _check_dialogue(prog, client, rc, did, record, lines,
@@ -304,7 +317,9 @@ def test_echo_client_pieces(prog, procs):
 @pytest.mark.parametrize("quit_line", [b"q", b"Q"])
 def test_echo_client_quit(prog, procs, quit_line):
     record = bytearray()
-    first, later = _lines(1), random_text(12)
+    # the first line starts with the quit letter: only a line that is exactly
+    # q or Q quits
+    first, later = [quit_line + b"uiet " + _lines(1)[0]], random_text(12)
     stdin = first[0] + b"\n" + quit_line + b"\n" + later + b"\n"
     client, rc, did = _run_client(prog, procs, _echo_server(record), stdin, "echoes")
     _check_dialogue(prog, client, rc, did, record, first,

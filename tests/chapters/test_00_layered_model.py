@@ -83,10 +83,55 @@ def _judge(did: str, what: str, problems: list[str], frames) -> None:
 
 @pytest.mark.role("tcp_conversation")
 def test_conversation_bad_isn(prog, procs, tmp_path):
-    for bad in ("abc", "-1", "4294967296", "12x", ""):
+    # "+7" and " 7": strtoul() with an end pointer takes both, the notes do not
+    for bad in ("abc", "-1", "4294967296", "12x", "", "+7", " 7"):
         for args in ([bad, "7"], ["7", bad]):
-            ends_with_status_1(prog, procs, [str(tmp_path / "out.pcap"), *args, "hi", "ho"],
-                                f"invalid ISN {bad!r}: not a decimal number 0-4294967295")
+            out = tmp_path / "out.pcap"
+            why = f"invalid ISN {bad!r}: not a decimal number 0-4294967295"
+            proc = ends_with_status_1(prog, procs, [str(out), *args, "hi", "ho"], why)
+            if out.exists():
+                fail(did=f"ran `tcp_conversation out.pcap {args[0]!r} {args[1]!r} hi ho` "
+                         f"({why})", expected="exit status 1 and no file written",
+                     got=f"exit status 1, but out.pcap was created ({out.stat().st_size} "
+                         "bytes)", procs=[proc],
+                     hint="Check both ISNs (and the messages) before fopen(): a run that "
+                          "fails must leave no file behind.")
+
+
+def _long_message(n: int) -> str:
+    return (random_text(n).replace(b" ", b"_") + b"x" * n)[:n].decode()
+
+
+@pytest.mark.role("tcp_conversation")
+def test_conversation_message_length(prog, procs, tmp_path):
+    out = str(tmp_path / "out.pcap")
+    too_long = _long_message(1461)
+    for request, reply, what in (("", "ho", "an empty request"), ("hi", "", "an empty reply"),
+                                 (too_long, "ho", "a 1461-byte request"),
+                                 ("hi", too_long, "a 1461-byte reply")):
+        ends_with_status_1(prog, procs, [out, "1", "2", request, reply],
+                           f"{what}: each message must be 1 to 1460 bytes, one segment")
+    # 1460 bytes is the most one segment carries, and must be accepted
+    longest = _long_message(1460)
+    pcap = tmp_path / "longest.pcap"
+    proc = prog.start(procs, str(pcap), "1", "2", longest, longest, limit=20)
+    rc = proc.wait_exit(15)
+    if rc != 0 or not pcap.exists():
+        fail(did="ran `tcp_conversation longest.pcap 1 2 <request> <reply>` with a "
+                 "request and a reply of 1460 bytes each",
+             expected="exit status 0 and the file written: 1460 bytes fit in one segment "
+                      "(1500 - 20 - 20)",
+             got=("no file, " if not pcap.exists() else "") + describe_exit(proc),
+             procs=[proc], hint="The limit is TCP_MAX_PAYLOAD inclusive: refuse only "
+                                "lengths 0 and above 1460.")
+
+
+@pytest.mark.role("tcp_conversation")
+def test_conversation_cannot_open(prog, procs, tmp_path):
+    ends_with_status_1(prog, procs, [str(tmp_path / "no-such-folder" / "out.pcap"),
+                                     "1", "2", "hi", "ho"],
+                       "the output file's folder does not exist, so it cannot be opened",
+                       expect_in_stderr="fopen")
 
 
 @pytest.mark.role("tcp_conversation")

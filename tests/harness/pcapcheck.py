@@ -43,6 +43,8 @@ _FLAG_NAMES: tuple[tuple[int, str], ...] = (
 # The endpoints defined in chapters/00_layered_model/wire.h.
 CLIENT: tuple[str, int] = ("192.0.2.1", 49152)
 SERVER: tuple[str, int] = ("192.0.2.2", 9190)
+CLIENT_MAC = "02:00:00:00:00:01"
+SERVER_MAC = "02:00:00:00:00:02"
 
 FRAME_COUNT = 10
 _MOD = 1 << 32
@@ -60,7 +62,7 @@ _FIELDS: tuple[str, ...] = (
     "tcp.seq_raw", "tcp.ack_raw", "tcp.payload",
     "ip.checksum", "ip.checksum_calculated", "ip.checksum.status",
     "tcp.checksum", "tcp.checksum_calculated", "tcp.checksum.status",
-    "_ws.expert.message", "_ws.expert.severity",
+    "_ws.expert.message", "_ws.expert.severity", "eth.src", "eth.dst",
 )
 # Expert severities (epan/proto.h): chat 0x00200000, note 0x00400000,
 # warn 0x00600000, error 0x00800000. Only warnings and errors are kept.
@@ -103,6 +105,8 @@ class Frame:
     frame_len: int | None = None
     ip_len: int | None = None
     expert: tuple[str, ...] = field(default_factory=tuple)  # tshark's warnings
+    eth_src: str = ""       # MAC addresses, "02:00:00:00:00:01" ("" if no Ethernet header)
+    eth_dst: str = ""
 
     @property
     def is_tcp(self) -> bool:
@@ -219,6 +223,8 @@ def _parse_line(line: str) -> Frame:
         frame_len=_int_or_none(get["frame.len"]),
         ip_len=_int_or_none(get["ip.len"]),
         expert=expert,
+        eth_src=get["eth.src"].lower(),
+        eth_dst=get["eth.dst"].lower(),
     )
 
 
@@ -467,11 +473,23 @@ def check_flags(
     frames: list[Frame],
     client: tuple[str, int] = CLIENT,
     server: tuple[str, int] = SERVER,
+    macs: tuple[str, str] | None = (CLIENT_MAC, SERVER_MAC),
 ) -> list[str]:
     """The shape of the conversation: ten frames, each a TCP segment sent in
-    the right direction between client and server, with the right flags."""
+    the right direction between client and server (IP addresses, ports and,
+    unless macs is None, the client's and the server's MAC addresses), with
+    the right flags."""
     problems = _count_problem(frames)
     for frame, exp in _pairs(frames):
+        if macs is not None and frame.eth_src and frame.eth_dst:
+            want_src, want_dst = macs if exp.from_client else macs[::-1]
+            if (frame.eth_src, frame.eth_dst) != (want_src, want_dst):
+                problems.append(
+                    f"{exp.label}: Ethernet source MAC {frame.eth_src}, destination "
+                    f"{frame.eth_dst}; expected source {want_src} (the sender's) and "
+                    f"destination {want_dst} (the receiver's: the destination comes "
+                    "first in the Ethernet header)"
+                )
         if not frame.is_tcp:
             problems.append(_not_tcp(frame, exp.label))
             continue

@@ -123,8 +123,12 @@ def _bad_ip(prog, procs) -> None:
                      "is not an IPv4 address (and -1 for a bad family): check for 1.")
             if rc != 1 or not proc.stderr_text().strip():
                 fail(did=did, expected="exit status 1 with a message on stderr",
-                     got=("still running" if rc is None else f"exit status {rc}")
-                     + f", stderr {show(proc.stderr)}", procs=[proc])
+                     got=("still running (trying to connect somewhere)" if rc is None
+                          else f"exit status {rc}") + f", stderr {show(proc.stderr)}",
+                     procs=[proc],
+                     hint="inet_pton(AF_INET, ...) refuses `1.2.3`, which inet_addr() and "
+                          "inet_aton() take for 1.2.0.3; it returns 1 only for a valid "
+                          "dotted-quad address." if rc is None and arg == "1.2.3" else None)
     finally:
         live.close()
 

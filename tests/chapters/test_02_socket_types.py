@@ -394,9 +394,9 @@ def test_one_read_client_bad_ip(prog, procs):
 # -- sock_type --------------------------------------------------------------------------
 
 SOCKET_LINE = re.compile(r"^socket\(AF_INET, (\w+), (\w+)\): SO_TYPE=(-?\d+) \((\w+)\), "
-                         r"SO_PROTOCOL=(-?\d+) \((\w+)\)$", re.M)
+                         r"SO_PROTOCOL=(-?\d+) \((\w+)\)[ \t]*$", re.M)
 FAIL_LINE = re.compile(r"^socket\(AF_INET, SOCK_STREAM, IPPROTO_UDP\): fails, errno "
-                       r"(\d+) \(.*\)$", re.M)
+                       r"(\d+) \(.*\)[ \t]*$", re.M)
 # (second argument, third argument) of each line, and what the kernel makes of it
 SOCKETS = (("SOCK_STREAM", "0"), ("SOCK_DGRAM", "0"), ("SOCK_STREAM", "IPPROTO_TCP"),
            ("SOCK_DGRAM", "IPPROTO_UDP"))

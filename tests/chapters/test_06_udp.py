@@ -61,15 +61,24 @@ def _start_server(prog, procs, *args: str):
     return proc, port
 
 
-def _expect_echo(server, sock: socket.socket, port: int, payload: bytes, did: str) -> None:
-    """Send one datagram to the server; exactly it must come back, as one
-    datagram, from the server's port."""
-    sock.sendto(payload, ("127.0.0.1", port))
+ANY_HINT = ("Bind to every local address: sin_addr.s_addr = htonl(INADDR_ANY), not "
+            "127.0.0.1 (inet_addr(\"127.0.0.1\") or INADDR_LOOPBACK): 127.0.0.2 is this "
+            "machine too, but a socket bound to 127.0.0.1 never sees what is sent there.")
+
+
+def _expect_echo(server, sock: socket.socket, port: int, payload: bytes, did: str,
+                 host: str = "127.0.0.1") -> None:
+    """Send one datagram to the server (at host); exactly it must come back,
+    as one datagram, from the server's port."""
+    sock.sendto(payload, (host, port))
     got = recv_datagrams(sock, 1, ECHO_WAIT)
     did = f"{did}, sent one datagram of {len(payload)} bytes {show(payload, 60)}"
+    if host != "127.0.0.1":
+        did += f" to {host} (another loopback address of this machine)"
     if not got:
         fail(did=did, expected="the same datagram back", got=f"nothing within {ECHO_WAIT:g} s",
-             procs=[server], hint="Answer with sendto() to the address recvfrom() filled in "
+             procs=[server], hint=ANY_HINT if host != "127.0.0.1" else
+             "Answer with sendto() to the address recvfrom() filled in "
              "(and its length), with the count recvfrom() returned.")
     data, sender = got[0]
     if data != payload:
@@ -138,28 +147,45 @@ def _dialogue(prog, procs):
 
 
 def _strangers(prog, procs):
-    """Attempt 1 of the line gets the right bytes from another port and a
-    stale echo (another text of the same length) from the server's port, no
-    echo; attempt 2 is echoed. A correct client ignores both, sends again
-    after a second, and prints the real echo."""
+    """Attempt 1 of the line gets the right bytes from another port and from
+    another address (127.0.0.2, loopback too) with the server's port, a stale
+    echo (another text of the same length) and the line with a byte more
+    from the server's address and port, no echo; attempt 2 is echoed. A
+    correct client ignores all four, sends again after a second, and prints
+    the real echo."""
     line = _lines(1)[0]
     stale = line[::-1] if line[::-1] != line else line.upper()  # same length, other bytes
+    longer = line + b"!"  # what a buffer of len(line) bytes would cut to the line
     stranger = udp_socket()
     stranger_port = stranger.getsockname()[1]
 
     def handler(peer: UdpPeer, data: bytes, addr) -> None:
         if len(peer.received) == 1:
             stranger.sendto(data, addr)
+            if other_host is not None:
+                other_host.sendto(data, addr)
             peer.sock.sendto(stale, addr)
+            peer.sock.sendto(longer, addr)
         else:
             peer.sock.sendto(data, addr)
 
-    with stranger, UdpPeer(handler) as peer:
+    with ExitStack() as stack:
+        stack.enter_context(stranger)
+        peer = stack.enter_context(UdpPeer(handler))
+        other_host = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        stack.enter_context(other_host)
+        try:  # the server's port on another loopback address: free unless a test elsewhere took it
+            other_host.bind(("127.0.0.2", peer.port))
+        except OSError:
+            other_host = None
         client, rc, did = _run_client(prog, procs, peer, line + b"\n", wait=3 * WAIT)
         sent = _sent(peer)
-    did += (f", against a test server that answered the first datagram with the same bytes "
-            f"sent from ANOTHER port ({stranger_port}) and a stale echo "
-            f"{show(stale)} from its own port, and echoed the next datagram properly")
+    did += (f", against a test server (127.0.0.1 port {peer.port}) that answered the first "
+            f"datagram with the same bytes sent from ANOTHER port ({stranger_port})"
+            + (f" and from ANOTHER address (127.0.0.2, port {peer.port})" if other_host else "")
+            + f", then from its own address and port a stale echo {show(stale)} and "
+            f"{show(longer)} (the line and one byte more), and echoed the next datagram "
+            "properly")
     replies = _replies(client)
     if replies and replies != [line.decode()]:
         fail(did=did, expected=f"`{REPLY}{line.decode()}`", got=f"stdout {show(client.stdout)}",
@@ -167,12 +193,14 @@ def _strangers(prog, procs):
              "just sent (a late duplicate of an older echo) is not the echo: compare the "
              "count and the bytes (memcmp), and keep waiting.")
     if len(sent) < 2:
-        fail(did=did, expected="the client to ignore both, time out after a second and "
+        fail(did=did, expected="the client to ignore them all, time out after a second and "
              "send the line again", got=f"it sent the line once and printed "
              f"{show(client.stdout)}", procs=[client],
              hint="recvfrom() says who sent the datagram: keep it only if the address and "
                   "port are the server's (sin_addr and sin_port both); anyone may send to "
-                  "your port.")
+                  "your port. And receive into a buffer one byte longer than the longest "
+                  "line: with room for the line only, recvfrom() cuts a longer datagram to "
+                  "just the line's bytes.")
     if replies != [line.decode()] or rc != 0:
         fail(did=did, expected=f"`{REPLY}{line.decode()}`, then exit status 0",
              got=f"stdout {show(client.stdout)}, "
@@ -247,6 +275,10 @@ def _lossy(prog, procs, peer: UdpPeer, lossy: Lossy, lines: list[bytes]) -> None
 # -- bound_host1 and bound_host2: datagram boundaries ---------------------------------
 
 SIZES = (7, 1500, 30)   # three datagrams: three recvfrom() calls, each its own size
+# the textbook's bound_host1 sleeps 5 s before each recvfrom() (the datagrams
+# wait in the receive buffer meanwhile), which the notes allow: it exits
+# after some 15 s, a correct program at once (the wait ends at its exit)
+BOUND_HOST1_WAIT = 3 * 5 + 2 * EXIT_WAIT
 
 
 BOUND_MESSAGES = [b"Hi!", b"I'm another UDP host!", b"Nice to meet you"]
@@ -398,6 +430,8 @@ def test_uecho_server_echoes(prog, procs):
     with udp_socket() as sock:
         for n in (5, 40, 300, 1):
             _expect_echo(server, sock, port, random_text(n), did)
+        # bound to INADDR_ANY, it answers on every local address
+        _expect_echo(server, sock, port, random_text(9), did, host="127.0.0.2")
 
 
 @pytest.mark.role("uecho_server")
@@ -469,21 +503,27 @@ def test_uecho_server_stops_on_signal(prog, procs, sig):
 def test_bound_host1_three_datagrams(prog, procs):
     host, port = _start_server(prog, procs)
     datagrams = [random_binary(n) for n in SIZES]
+    # the last to 127.0.0.2: loopback too, which a socket bound to INADDR_ANY receives
+    hosts = ["127.0.0.1"] * (len(SIZES) - 1) + ["127.0.0.2"]
     with udp_socket() as sock:
-        for d in datagrams:
-            sock.sendto(d, ("127.0.0.1", port))
-    rc = host.wait_exit(EXIT_WAIT)
+        for d, to in zip(datagrams, hosts):
+            sock.sendto(d, (to, port))
+    rc = host.wait_exit(BOUND_HOST1_WAIT)
     got = re.findall(r"Message (\d+): (\d+) bytes", host.stdout_text())
     want = [(str(i), str(n)) for i, n in enumerate(SIZES, 1)]
     if got != want or rc != 0:
+        hint = ("One recvfrom() returns one whole datagram, whatever its size and however "
+                "many wait: print what it returns (not strlen()), with a buffer that "
+                "holds the largest one; stop after three.")
+        if rc is None and got == want[:-1]:
+            hint = ANY_HINT
         fail(did=f"sent three datagrams of {', '.join(map(str, SIZES))} bytes (binary, NUL "
-             f"bytes), in a row, to `{command_line(prog, str(port))}`",
+             f"bytes), in a row, to `{command_line(prog, str(port))}`, the first two to "
+             "127.0.0.1, the third to 127.0.0.2 (another loopback address of this machine)",
              expected=", ".join(f"`Message {i}: {n} bytes`" for i, n in want)
              + ", then exit status 0", got=f"stdout {show(host.stdout)}, "
              + ("still running" if rc is None else f"exit status {rc}"), procs=[host],
-             hint="One recvfrom() returns one whole datagram, whatever its size and however "
-                  "many wait: print what it returns (not strlen()), with a buffer that "
-                  "holds the largest one; stop after three.")
+             hint=hint)
 
 
 @pytest.mark.role("bound_host2")

@@ -126,9 +126,23 @@ def _dialogue(prog, procs):
     lines = _lines(2)
     stdin = b"\n".join([lines[0], b"", *lines[1:]]) + b"\n"
     with UdpPeer() as peer:
-        client, rc, did = _run_client(prog, procs, peer, stdin)
+        client = prog.start(procs, "127.0.0.1", str(peer.port), limit=40)
+        did = f"ran `{command_line(prog, '127.0.0.1', str(peer.port))}`"
+        try:  # the prompt comes before the line is read: the test types once it is there
+            client.wait_output(re.escape(PROMPT), listen_wait(prog))
+        except (ProgramExited, WaitTimeout):
+            fail(did=did + " and waited for its prompt before typing a line",
+                 expected=f"the prompt `{PROMPT}` on stdout", got=f"stdout {show(client.stdout)}"
+                 + ("" if client.returncode is None else f", exit status {client.returncode}"),
+                 procs=[client], hint="The prompt has no newline, and stdout to a pipe or a "
+                 "file is fully buffered: it stays in the buffer while the program waits for "
+                 "input. fflush(stdout) after printing it.")
+        client.write_stdin(stdin)
+        client.close_stdin()
+        rc = client.wait_exit(3 + _grace(prog))
         sent = _sent(peer)
-    did += ", against a test server that echoes every datagram; stdin then ended"
+    did += (f", typed {show(stdin)} once the prompt was there, against a test server that "
+            "echoes every datagram; stdin then ended")
     want = [lines[0], b"", *lines[1:]]
     if sent != want:
         fail(did=did, expected="one datagram per line, without its newline: "
@@ -204,7 +218,9 @@ def _strangers(prog, procs):
     if replies != [line.decode()] or rc != 0:
         fail(did=did, expected=f"`{REPLY}{line.decode()}`, then exit status 0",
              got=f"stdout {show(client.stdout)}, "
-             + ("still running" if rc is None else f"exit status {rc}"), procs=[client])
+             + ("still running" if rc is None else f"exit status {rc}"), procs=[client],
+             hint="A datagram that is not the echo does not use up a send: ignore it and "
+                  "wait for the next one, until the second since the send has run out.")
 
 
 def _first_send(lossy: Lossy, n: int, client, timeout: float) -> bool:
@@ -252,7 +268,9 @@ def _lossy(prog, procs, peer: UdpPeer, lossy: Lossy, lines: list[bytes]) -> None
             if not printed:
                 fail(did=did, expected=f"`{REPLY}{line.decode()}`: an echo reached it",
                      got=f"stdout {show(client.stdout[start:])}", procs=[client],
-                     hint="Send again when no echo comes within the second.")
+                     hint="Send again when no echo comes within the second." if
+                     client.stdout else "Nothing reached stdout while it ran: stdout to a "
+                     "pipe is fully buffered. fflush(stdout) after the prompt.")
             continue
         rc = client.wait_exit(TRIES * WAIT + _grace(prog))
         if printed or sends != TRIES or rc != 1 or "no reply" not in client.stderr_text():

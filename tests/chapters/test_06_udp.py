@@ -31,7 +31,8 @@ PROMPT = "Insert message(q to quit): "
 REPLY = "Message from server: "
 WAIT = 1.0        # the client's wait for an echo, per send (the contract's second)
 TRIES = 3         # sends of one line before `no reply`
-ECHO_WAIT = 2.0   # seconds the harness waits for a server's echo (it needs microseconds)
+ECHO_WAIT = 5.0   # seconds the harness waits for a server's echo (it needs microseconds:
+                  # an upper bound only, generous for a loaded machine)
 
 
 def _grace(prog) -> float:
@@ -61,15 +62,24 @@ def _start_server(prog, procs, *args: str):
     return proc, port
 
 
-def _expect_echo(server, sock: socket.socket, port: int, payload: bytes, did: str) -> None:
-    """Send one datagram to the server; exactly it must come back, as one
-    datagram, from the server's port."""
-    sock.sendto(payload, ("127.0.0.1", port))
+ANY_HINT = ("Bind to every local address: sin_addr.s_addr = htonl(INADDR_ANY), not "
+            "127.0.0.1 (inet_addr(\"127.0.0.1\") or INADDR_LOOPBACK): 127.0.0.2 is this "
+            "machine too, but a socket bound to 127.0.0.1 never sees what is sent there.")
+
+
+def _expect_echo(server, sock: socket.socket, port: int, payload: bytes, did: str,
+                 host: str = "127.0.0.1") -> None:
+    """Send one datagram to the server (at host); exactly it must come back,
+    as one datagram, from the server's port."""
+    sock.sendto(payload, (host, port))
     got = recv_datagrams(sock, 1, ECHO_WAIT)
     did = f"{did}, sent one datagram of {len(payload)} bytes {show(payload, 60)}"
+    if host != "127.0.0.1":
+        did += f" to {host} (another loopback address of this machine)"
     if not got:
         fail(did=did, expected="the same datagram back", got=f"nothing within {ECHO_WAIT:g} s",
-             procs=[server], hint="Answer with sendto() to the address recvfrom() filled in "
+             procs=[server], hint=ANY_HINT if host != "127.0.0.1" else
+             "Answer with sendto() to the address recvfrom() filled in "
              "(and its length), with the count recvfrom() returned.")
     data, sender = got[0]
     if data != payload:
@@ -104,6 +114,12 @@ def _replies(client) -> list[str]:
 def _run_client(prog, procs, peer: UdpPeer, stdin: bytes, wait: float = 3):
     """Run a client against peer; wait (its own timeouts) plus _grace for its end."""
     client = prog.start(procs, "127.0.0.1", str(peer.port), stdin_data=stdin, limit=40)
+    # the client's own timeouts count from its first datagram: starting it (the
+    # sandbox, a loaded machine) may take a while, and is not the client's doing
+    deadline = time.monotonic() + listen_wait(prog)
+    while (not peer.wait_received(1, 0.05) and client.returncode is None
+           and time.monotonic() < deadline):
+        pass
     rc = client.wait_exit(wait + _grace(prog))
     did = f"ran `{command_line(prog, '127.0.0.1', str(peer.port))}` with stdin {show(stdin)}"
     return client, rc, did
@@ -113,18 +129,46 @@ def _sent(peer: UdpPeer) -> list[bytes]:
     return [d for d, _ in peer.received]
 
 
+RESENT_HINT = ("A line went out again although the test server echoed it at once: the wait "
+               "ended before the second was up. A call that fails with EINTR (a signal "
+               "arrived, the tests make that happen) is not the timeout: call it again.")
+
+
+def _resent(sent: list[bytes], want: list[bytes]) -> bool:
+    """Each line sent, some more than once (in order): a client that took
+    something for its timeout that was none."""
+    dedup = [d for i, d in enumerate(sent) if i == 0 or d != sent[i - 1]]
+    return len(sent) > len(want) and dedup == [d for i, d in enumerate(want)
+                                                if i == 0 or d != want[i - 1]]
+
+
 def _dialogue(prog, procs):
     lines = _lines(2)
     stdin = b"\n".join([lines[0], b"", *lines[1:]]) + b"\n"
     with UdpPeer() as peer:
-        client, rc, did = _run_client(prog, procs, peer, stdin)
+        client = prog.start(procs, "127.0.0.1", str(peer.port), limit=40)
+        did = f"ran `{command_line(prog, '127.0.0.1', str(peer.port))}`"
+        try:  # the prompt comes before the line is read: the test types once it is there
+            client.wait_output(re.escape(PROMPT), listen_wait(prog))
+        except (ProgramExited, WaitTimeout):
+            fail(did=did + " and waited for its prompt before typing a line",
+                 expected=f"the prompt `{PROMPT}` on stdout", got=f"stdout {show(client.stdout)}"
+                 + ("" if client.returncode is None else f", exit status {client.returncode}"),
+                 procs=[client], hint="The prompt has no newline, and stdout to a pipe or a "
+                 "file is fully buffered: it stays in the buffer while the program waits for "
+                 "input. fflush(stdout) after printing it.")
+        client.write_stdin(stdin)
+        client.close_stdin()
+        rc = client.wait_exit(3 + _grace(prog))
         sent = _sent(peer)
-    did += ", against a test server that echoes every datagram; stdin then ended"
+    did += (f", typed {show(stdin)} once the prompt was there, against a test server that "
+            "echoes every datagram; stdin then ended")
     want = [lines[0], b"", *lines[1:]]
     if sent != want:
         fail(did=did, expected="one datagram per line, without its newline: "
              + ", ".join(show(x) for x in want), got=", ".join(show(x) for x in sent)
-             or "no datagram", procs=[client], hint="sendto() the line without the newline "
+             or "no datagram", procs=[client], hint=RESENT_HINT if _resent(sent, want) else
+             "sendto() the line without the newline "
              "fgets() keeps (an empty line is a datagram of 0 bytes), once per line.")
     replies = _replies(client)
     if replies != [x.decode() for x in want] or client.stdout_text().count(PROMPT) < len(want):
@@ -138,28 +182,45 @@ def _dialogue(prog, procs):
 
 
 def _strangers(prog, procs):
-    """Attempt 1 of the line gets the right bytes from another port and a
-    stale echo (another text of the same length) from the server's port, no
-    echo; attempt 2 is echoed. A correct client ignores both, sends again
-    after a second, and prints the real echo."""
+    """Attempt 1 of the line gets the right bytes from another port and from
+    another address (127.0.0.2, loopback too) with the server's port, a stale
+    echo (another text of the same length) and the line with a byte more
+    from the server's address and port, no echo; attempt 2 is echoed. A
+    correct client ignores all four, sends again after a second, and prints
+    the real echo."""
     line = _lines(1)[0]
     stale = line[::-1] if line[::-1] != line else line.upper()  # same length, other bytes
+    longer = line + b"!"  # what a buffer of len(line) bytes would cut to the line
     stranger = udp_socket()
     stranger_port = stranger.getsockname()[1]
 
     def handler(peer: UdpPeer, data: bytes, addr) -> None:
         if len(peer.received) == 1:
             stranger.sendto(data, addr)
+            if other_host is not None:
+                other_host.sendto(data, addr)
             peer.sock.sendto(stale, addr)
+            peer.sock.sendto(longer, addr)
         else:
             peer.sock.sendto(data, addr)
 
-    with stranger, UdpPeer(handler) as peer:
+    with ExitStack() as stack:
+        stack.enter_context(stranger)
+        peer = stack.enter_context(UdpPeer(handler))
+        other_host = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        stack.enter_context(other_host)
+        try:  # the server's port on another loopback address: free unless a test elsewhere took it
+            other_host.bind(("127.0.0.2", peer.port))
+        except OSError:
+            other_host = None
         client, rc, did = _run_client(prog, procs, peer, line + b"\n", wait=3 * WAIT)
         sent = _sent(peer)
-    did += (f", against a test server that answered the first datagram with the same bytes "
-            f"sent from ANOTHER port ({stranger_port}) and a stale echo "
-            f"{show(stale)} from its own port, and echoed the next datagram properly")
+    did += (f", against a test server (127.0.0.1 port {peer.port}) that answered the first "
+            f"datagram with the same bytes sent from ANOTHER port ({stranger_port})"
+            + (f" and from ANOTHER address (127.0.0.2, port {peer.port})" if other_host else "")
+            + f", then from its own address and port a stale echo {show(stale)} and "
+            f"{show(longer)} (the line and one byte more), and echoed the next datagram "
+            "properly")
     replies = _replies(client)
     if replies and replies != [line.decode()]:
         fail(did=did, expected=f"`{REPLY}{line.decode()}`", got=f"stdout {show(client.stdout)}",
@@ -167,16 +228,20 @@ def _strangers(prog, procs):
              "just sent (a late duplicate of an older echo) is not the echo: compare the "
              "count and the bytes (memcmp), and keep waiting.")
     if len(sent) < 2:
-        fail(did=did, expected="the client to ignore both, time out after a second and "
+        fail(did=did, expected="the client to ignore them all, time out after a second and "
              "send the line again", got=f"it sent the line once and printed "
              f"{show(client.stdout)}", procs=[client],
              hint="recvfrom() says who sent the datagram: keep it only if the address and "
                   "port are the server's (sin_addr and sin_port both); anyone may send to "
-                  "your port.")
+                  "your port. And receive into a buffer one byte longer than the longest "
+                  "line: with room for the line only, recvfrom() cuts a longer datagram to "
+                  "just the line's bytes.")
     if replies != [line.decode()] or rc != 0:
         fail(did=did, expected=f"`{REPLY}{line.decode()}`, then exit status 0",
              got=f"stdout {show(client.stdout)}, "
-             + ("still running" if rc is None else f"exit status {rc}"), procs=[client])
+             + ("still running" if rc is None else f"exit status {rc}"), procs=[client],
+             hint="A datagram that is not the echo does not use up a send: ignore it and "
+                  "wait for the next one, until the second since the send has run out.")
 
 
 def _first_send(lossy: Lossy, n: int, client, timeout: float) -> bool:
@@ -200,10 +265,10 @@ def _lossy(prog, procs, peer: UdpPeer, lossy: Lossy, lines: list[bytes]) -> None
             client = prog.start(procs, "127.0.0.1", str(peer.port), limit=40)
         start = len(client.stdout)
         client.write_stdin(line + b"\n")
-        if not _first_send(lossy, n, client, _grace(prog)):
+        if not _first_send(lossy, n, client, listen_wait(prog)):
             fail(did=f"ran `{command_line(prog, '127.0.0.1', str(peer.port))}` and "
                  f"gave it the line {show(line)}", expected="a datagram to the server",
-                 got=f"none within {_grace(prog):g} s", procs=[client],
+                 got=f"none within {listen_wait(prog):g} s", procs=[client],
                  hint="sendto() the line to the address from argv.")
         try:
             client.wait_output(re.escape(REPLY + line.decode()) + "\n",
@@ -224,7 +289,9 @@ def _lossy(prog, procs, peer: UdpPeer, lossy: Lossy, lines: list[bytes]) -> None
             if not printed:
                 fail(did=did, expected=f"`{REPLY}{line.decode()}`: an echo reached it",
                      got=f"stdout {show(client.stdout[start:])}", procs=[client],
-                     hint="Send again when no echo comes within the second.")
+                     hint="Send again when no echo comes within the second." if
+                     client.stdout else "Nothing reached stdout while it ran: stdout to a "
+                     "pipe is fully buffered. fflush(stdout) after the prompt.")
             continue
         rc = client.wait_exit(TRIES * WAIT + _grace(prog))
         if printed or sends != TRIES or rc != 1 or "no reply" not in client.stderr_text():
@@ -247,6 +314,10 @@ def _lossy(prog, procs, peer: UdpPeer, lossy: Lossy, lines: list[bytes]) -> None
 # -- bound_host1 and bound_host2: datagram boundaries ---------------------------------
 
 SIZES = (7, 1500, 30)   # three datagrams: three recvfrom() calls, each its own size
+# the textbook's bound_host1 sleeps 5 s before each recvfrom() (the datagrams
+# wait in the receive buffer meanwhile), which the notes allow: it exits
+# after some 15 s, a correct program at once (the wait ends at its exit)
+BOUND_HOST1_WAIT = 3 * 5 + 2 * EXIT_WAIT
 
 
 BOUND_MESSAGES = [b"Hi!", b"I'm another UDP host!", b"Nice to meet you"]
@@ -362,8 +433,9 @@ def test_uecho_client_long_line(prog, procs):
              got=f"datagrams of {[len(x) for x in sent]} bytes, replies of "
              f"{[len(x) for x in _replies(client)]} bytes, "
              + ("still running" if rc is None else f"exit status {rc}"), procs=[client],
-             hint="fgets() needs MAX_LINE + 2 bytes (line, newline, NUL), and the buffer "
-                  "for the echo at least 1023: recvfrom() cuts what does not fit.")
+             hint=RESENT_HINT if _resent(sent, [line]) else
+             "fgets() needs MAX_LINE + 2 bytes (line, newline, NUL), and the buffer "
+             "for the echo at least 1023: recvfrom() cuts what does not fit.")
 
 
 @pytest.mark.role("uecho_con_client")
@@ -398,6 +470,8 @@ def test_uecho_server_echoes(prog, procs):
     with udp_socket() as sock:
         for n in (5, 40, 300, 1):
             _expect_echo(server, sock, port, random_text(n), did)
+        # bound to INADDR_ANY, it answers on every local address
+        _expect_echo(server, sock, port, random_text(9), did, host="127.0.0.2")
 
 
 @pytest.mark.role("uecho_server")
@@ -469,21 +543,27 @@ def test_uecho_server_stops_on_signal(prog, procs, sig):
 def test_bound_host1_three_datagrams(prog, procs):
     host, port = _start_server(prog, procs)
     datagrams = [random_binary(n) for n in SIZES]
+    # the last to 127.0.0.2: loopback too, which a socket bound to INADDR_ANY receives
+    hosts = ["127.0.0.1"] * (len(SIZES) - 1) + ["127.0.0.2"]
     with udp_socket() as sock:
-        for d in datagrams:
-            sock.sendto(d, ("127.0.0.1", port))
-    rc = host.wait_exit(EXIT_WAIT)
+        for d, to in zip(datagrams, hosts):
+            sock.sendto(d, (to, port))
+    rc = host.wait_exit(BOUND_HOST1_WAIT)
     got = re.findall(r"Message (\d+): (\d+) bytes", host.stdout_text())
     want = [(str(i), str(n)) for i, n in enumerate(SIZES, 1)]
     if got != want or rc != 0:
+        hint = ("One recvfrom() returns one whole datagram, whatever its size and however "
+                "many wait: print what it returns (not strlen()), with a buffer that "
+                "holds the largest one; stop after three.")
+        if rc is None and got == want[:-1]:
+            hint = ANY_HINT
         fail(did=f"sent three datagrams of {', '.join(map(str, SIZES))} bytes (binary, NUL "
-             f"bytes), in a row, to `{command_line(prog, str(port))}`",
+             f"bytes), in a row, to `{command_line(prog, str(port))}`, the first two to "
+             "127.0.0.1, the third to 127.0.0.2 (another loopback address of this machine)",
              expected=", ".join(f"`Message {i}: {n} bytes`" for i, n in want)
              + ", then exit status 0", got=f"stdout {show(host.stdout)}, "
              + ("still running" if rc is None else f"exit status {rc}"), procs=[host],
-             hint="One recvfrom() returns one whole datagram, whatever its size and however "
-                  "many wait: print what it returns (not strlen()), with a buffer that "
-                  "holds the largest one; stop after three.")
+             hint=hint)
 
 
 @pytest.mark.role("bound_host2")
@@ -495,7 +575,7 @@ def test_bound_host2_three_datagrams(prog, procs):
         rc = host.wait_exit(EXIT_WAIT)
         # sent on loopback, they are here by the time it has exited (a
         # moment later if the kernel is busy): the wait is only an upper bound
-        got = recv_datagrams(sock, 3, 1.0)
+        got = recv_datagrams(sock, 3, 5.0)
         sock.setblocking(False)
         extra = b""
         try:
@@ -542,7 +622,8 @@ def _bad_address(prog, procs):
     (an unchecked inet_pton() leaves 0.0.0.0, which Linux delivers here)."""
     with udp_socket() as sock:
         port = sock.getsockname()[1]
-        for address in ("127.0.0.256", "localhost"):
+        # "127.1": inet_addr() and inet_aton() (the textbook's) take it for 127.0.0.1
+        for address in ("127.0.0.256", "localhost", "127.1"):
             proc = prog.start(procs, address, str(port), stdin_data=b"hello\n", limit=30)
             sent, rc = _sent_or_exit(sock, proc)
             if sent or rc != 1 or not proc.stderr_text().strip():
@@ -553,7 +634,8 @@ def _bad_address(prog, procs):
                      + ("still running" if rc is None else f"exit status {rc}")
                      + f", stderr {show(proc.stderr)}", procs=[proc],
                      hint="inet_pton() returns 0 when the text is not an address: check for "
-                          "it (and -1 for an error) before using the address.")
+                          "it (and -1 for an error) before using the address. Not "
+                          "inet_addr() or inet_aton(): they take \"127.1\" for 127.0.0.1.")
 
 
 @pytest.mark.role("uecho_client")

@@ -304,7 +304,7 @@ def _lossy(prog, procs, peer: UdpPeer, lossy: Lossy, lines: list[bytes]) -> None
         client = None  # the next line goes to a new client
     if client is not None:
         client.close_stdin()
-        rc = client.wait_exit(EXIT_WAIT)
+        rc = client.wait_exit(EXIT_WAIT, patient=True)
         if rc != 0:
             fail(did="; ".join(history) + "; then stdin ended",
                  expected="exit status 0", got="still running" if rc is None
@@ -527,7 +527,7 @@ def test_uecho_server_stops_on_signal(prog, procs, sig):
     # the signal must find it waiting in recvfrom(), not between two calls
     wait_in_recv(server, 2.0)
     server.signal(getattr(signal, sig))
-    rc = server.wait_exit(EXIT_WAIT)
+    rc = server.wait_exit(EXIT_WAIT, patient=True)
     if rc != 0:
         fail(did=f"after one echo, sent {sig} to `{command_line(prog, str(port))}` while it "
              "waited for the next datagram",
@@ -572,7 +572,7 @@ def test_bound_host2_three_datagrams(prog, procs):
     with udp_socket() as sock:
         port = sock.getsockname()[1]
         host = prog.start(procs, "127.0.0.1", str(port), limit=30)
-        rc = host.wait_exit(EXIT_WAIT)
+        rc = host.wait_exit(EXIT_WAIT, patient=True)
         # sent on loopback, they are here by the time it has exited (a
         # moment later if the kernel is busy): the wait is only an upper bound
         got = recv_datagrams(sock, 3, 5.0)

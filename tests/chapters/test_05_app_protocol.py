@@ -95,20 +95,31 @@ def _send_bytewise(sock: socket.socket, data: bytes) -> None:
             return
 
 
+ANY_ADDR = "127.0.0.2"  # a local address, but not 127.0.0.1: only INADDR_ANY listens there
+
+
 def _ask(server, port: int, operands: list[int], op: bytes, did: str,
-         bytewise: bool = False) -> None:
+         bytewise: bool = False, host: str = HOST) -> None:
     """One client: send the request, expect exactly the 4-byte result and
-    then the end of the stream."""
+    then the end of the stream. `host`: the address the client connects to."""
     req = request(operands, op)
     want = result(operands, op)
     how = "one byte at a time, each read before the next" if bytewise else "in one piece"
     did = f"{did}, sent the request {spell(operands, op)} ({len(req)} bytes, {how})"
     try:
-        sock = connect(port, timeout=_wait(server))
+        if host == HOST:
+            sock = connect(port, timeout=_wait(server))
+        else:
+            sock = socket.create_connection((host, port), timeout=_wait(server))
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except OSError as exc:
+        refused = isinstance(exc, ConnectionRefusedError)
         fail(did=did, expected="the connection to be accepted", got=f"{exc.strerror or exc}",
-             procs=[server], hint=HINTS["refused"] if isinstance(exc, ConnectionRefusedError)
-             else None)
+             procs=[server], hint=(f"{host} is an address of this machine too (all of "
+                                   "127.0.0.0/8 is loopback): a server that listens on every "
+                                   "local address binds to htonl(INADDR_ANY), not to "
+                                   "127.0.0.1.") if refused and host != HOST
+             else HINTS["refused"] if refused else None)
     with sock:
         try:
             _send_bytewise(sock, req) if bytewise else sock.sendall(req)
@@ -170,8 +181,10 @@ def test_op_server_computes(prog, procs):
              ([-7, 123456789, 1000], b"*"),        # wraps
              ([-19], b"*")]                        # one operand: itself
     for n, (operands, op) in enumerate(cases, 1):
+        # the last one comes to another local address: the server listens on all of them
+        host = ANY_ADDR if n == len(cases) else HOST
         _ask(server, port, operands, op, f"client {n} of 5 connected to "
-             f"`{command_line(prog, str(port))}`")
+             f"`{command_line(prog, str(port))}` at {host}", host=host)
 
 
 @pytest.mark.role("op_server")
@@ -418,9 +431,12 @@ def _run_valid(prog, procs, stdin: bytes, operands: list[int], op: bytes, how: s
              f"bytes {show(want_req)}", got=(f"{show(got)}" if conn is not None
                                              else "no connection") + "; the client: "
              + _describe(client, rc), procs=[client],
-             hint="The count is 1 byte; each operand 4 bytes, htonl() of its value; then "
-                  "the operator's 1 byte. Build it all, then write_all() it: nothing more, "
-                  "nothing less.")
+             hint=("Every token of this input is valid (an operand may be anything from "
+                   "-2147483648 to 2147483647, both included): the client must send the "
+                   "request, not refuse it.") if not got and rc == 1 else
+             "The count is 1 byte; each operand 4 bytes, htonl() of its value; then "
+             "the operator's 1 byte. Build it all, then write_all() it: nothing more, "
+             "nothing less.")
     return client, rc, did, value
 
 
@@ -434,8 +450,8 @@ def _expect_result(client, rc, did, value: int, hint: str | None = None) -> None
 @pytest.mark.role("op_client")
 @pytest.mark.faults
 def test_op_client_request(prog, procs):
-    operands, op = [-5, 1000, 2147483647], b"-"
-    stdin = b"3 -5\n1000   2147483647\n-\n"  # tokens, whatever the white space
+    operands, op = [-5, -2147483648, 2147483647], b"-"  # both ends of the range
+    stdin = b"3 -5\n-2147483648   2147483647\n-\n"  # tokens, whatever the white space
     client, rc, did, value = _run_valid(prog, procs, stdin, operands, op,
                                         "checks the request's bytes and replies")
     _expect_result(client, rc, did, value)
@@ -494,10 +510,14 @@ def test_op_client_server_closes_early(prog, procs):
 BAD_INPUTS = [
     ("count-0", b"0\n+\n", "the count 0"),
     ("count-256", b"256\n+\n", "the count 256"),
+    ("count-junk", b"2x\n5\n7\n+\n", "the count `2x`"),
     ("operand-word", b"2\n5\nfive\n+\n", "an operand that is not a number"),
     ("operand-junk", b"1\n12x\n+\n", "the operand `12x`"),
     ("operand-too-big", b"1\n2147483648\n+\n", "the operand 2147483648 (above 2^31 - 1)"),
+    ("operand-too-small", b"1\n-2147483649\n+\n",
+     "the operand -2147483649 (below -2^31)"),
     ("operator-slash", b"2\n5\n7\n/\n", "the operator `/`"),
+    ("operator-long", b"2\n5\n7\n++\n", "the operator `++` (two characters)"),
     ("eof-count", b"", "no input at all"),
     ("eof-operands", b"3\n1\n2\n", "input that ends after 2 of 3 operands"),
     ("eof-operator", b"1\n5\n", "input that ends before the operator"),

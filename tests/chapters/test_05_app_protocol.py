@@ -22,9 +22,14 @@ from harness.net import HOST, connect, recv_exact, recv_until_eof, reset
 from harness.ports import (POLL, connection, free_port, tcp_table, wait_accepted,
                            wait_fin_acked, wait_gone, wait_listening)
 from harness.procs import ProgramExited, WaitTimeout
-from harness.scenarios import EXIT_WAIT, command_line, listen_wait, start_server
+from harness.scenarios import EXIT_WAIT as _EXIT_WAIT, command_line, listen_wait, start_server
 
-REPLY_WAIT = 2.0     # seconds a reply (or the server's close) may take: it needs milliseconds
+# Upper bounds, not delays: every wait ends on the event (the reply, the close,
+# the exit), which a correct program gives within milliseconds. They are this
+# generous because under load (a class graded on a busy machine) a program may
+# not run at all for seconds; only a program that is wrong waits them out.
+REPLY_WAIT = 10.0    # seconds a reply (or the server's close) may take
+EXIT_WAIT = max(_EXIT_WAIT, 10.0)   # seconds a program may take to exit when it should
 
 
 def _wait(proc, seconds: float = REPLY_WAIT) -> float:
@@ -403,10 +408,10 @@ def _run_valid(prog, procs, stdin: bytes, operands: list[int], op: bytes, how: s
         client = prog.start(procs, "127.0.0.1", str(peer.port), stdin_data=stdin, limit=20)
         did = (f"ran `{command_line(prog, '127.0.0.1', str(peer.port))}` with stdin "
                f"{show(stdin)} against a test server that {how}")
-        conn = peer.accept(client, _wait(client, 5.0))
+        conn = peer.accept(client, _wait(client, 15.0))
         got = b""
         if conn is not None:
-            got, why = recv_exact(conn, len(want_req), _wait(client), idle=_wait(client, 1.0),
+            got, why = recv_exact(conn, len(want_req), _wait(client), idle=_wait(client, 5.0),
                                   expect=want_req)
             if got == want_req:
                 answer = reply(value)

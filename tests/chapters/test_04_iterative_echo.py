@@ -4,6 +4,7 @@ grade the Winsock twins of chapter 04_windows_echo, run under Wine."""
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 
@@ -70,13 +71,19 @@ def test_echo_server_echoes(prog, procs):
 
 @pytest.mark.role("echo_server")
 @pytest.mark.faults
+@pytest.mark.timeout(240)
 def test_echo_server_binary(prog, procs):
-    server, port = start_server(prog, procs)
+    # A correct server may move a byte per read() (any BUF_SIZE meets the
+    # notes): 3 MiB is then 6 million calls, half a minute on a loaded
+    # machine. So the bound on the whole echo is generous, and a server that
+    # stops is caught by the silence instead (net.IDLE: nothing back for 2 s)
+    server, port = start_server(prog, procs, limit=220)
     size = (1 if prog.ex.kind == "windows" else 3) << 20
     with connect(port, timeout=20) as sock:
         _expect_echo(prog, server, sock, random_binary(200), f"connected to port {port}")
         _expect_echo(prog, server, sock, random_binary(size),
-                     f"connected to port {port} and, while reading, sent {size} bytes", 20)
+                     f"connected to port {port} and, while reading, sent {size} bytes",
+                     180 / _slow(prog))
 
 
 @pytest.mark.role("echo_server")
@@ -94,8 +101,11 @@ def test_echo_server_five_clients(prog, procs):
             _expect_echo(prog, server, sock, random_text(30), did)
         _expect_line(prog, server, n, did)
     rc = server.wait_exit(EXIT_WAIT * _slow(prog))
-    lines = [ln for ln in server.stdout_text().splitlines() if "Connected client" in ln]
-    if rc != 0 or lines != [f"Connected client {n}" for n in range(1, 6)]:
+    # the line may say more (the textbook's has a trailing space, a student's
+    # the client's address): what counts is each N, in order
+    numbers = [m.group(1) for m in re.finditer(r"Connected client (\d+)\b",
+                                               server.stdout_text())]
+    if rc != 0 or numbers != [str(n) for n in range(1, 6)]:
         fail(did=f"served five clients one after another on port {port}",
              expected="lines `Connected client 1` to `Connected client 5`, then exit "
                       "status 0", got=f"stdout {show(server.stdout)}, "

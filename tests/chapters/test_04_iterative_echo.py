@@ -16,7 +16,8 @@ from harness.net import (FakeServer, connect, exchange, random_binary, random_te
 from harness.ports import (unread_by_server, wait_accepted, wait_fin_acked, wait_gone,
                            wait_in_accept, wait_peer_read_all)
 from harness.procs import ProgramExited, WaitTimeout
-from harness.scenarios import EXIT_WAIT, command_line, start_server
+from harness.scenarios import (EXIT_WAIT, check_bad_ip_client, check_restarts, command_line,
+                               connect_every_address, start_server)
 
 CHAPTERS = ("04_iterative_echo", "04_windows_echo")
 GREETING = b"Hello World!"
@@ -223,6 +224,29 @@ def test_echo_server_survives_reset(prog, procs):
         _expect_echo(prog, server, sock, random_text(30), did)
 
 
+@pytest.mark.role("echo_server")
+def test_echo_server_every_address(prog, procs):
+    server, port = start_server(prog, procs)
+    with connect_every_address(prog, server, port, timeout=5 * _slow(prog)) as sock:
+        _expect_echo(prog, server, sock, random_text(30),
+                     f"connected to port {port} at 127.0.0.2")
+
+
+@pytest.mark.role("echo_server")
+def test_echo_server_restarts(prog, procs):
+    server, port = start_server(prog, procs)
+    did = f"connected to `{command_line(prog, str(port))}`"
+    with connect(port, timeout=5 * _slow(prog)) as sock:
+        _expect_echo(prog, server, sock, random_text(30), did)
+        # killed while connected, the server's kernel closes its end first;
+        # we close after it: its end then waits in TIME_WAIT, holding the port
+        server.signal(signal.SIGKILL)
+        server.wait_exit(EXIT_WAIT)
+        recv_until_eof(sock, 5 * _slow(prog))
+    check_restarts(prog, procs, port, did + ", echoed a message, then the server was "
+                   "killed (SIGKILL) and the client closed after it")
+
+
 # -- echo_client ------------------------------------------------------------------
 
 def _echo_server(record: bytearray, pieces: bool = False, cut: bool = False):
@@ -286,11 +310,17 @@ def _check_dialogue(prog, client, rc, did, record, lines, *, hint=None):
 @pytest.mark.faults
 def test_echo_client_dialogue(prog, procs):
     record = bytearray()
-    lines = _lines(3)
+    # the longest first: a reply printed as a string without its NUL shows
+    # the tail of the longer reply before it
+    lines = _lines(3)[::-1]
     stdin = b"".join(ln + b"\n" for ln in lines) + b"Q\n"
     client, rc, did = _run_client(prog, procs, _echo_server(record), stdin, "echoes")
     _check_dialogue(prog, client, rc, did, record, lines,
-                    hint="Send the line without its newline: strip it after fgets().")
+                    hint="Print exactly the bytes that came back for this line (fwrite() "
+                         "with their count, or store the NUL after them): a reply printed "
+                         "with %s from a buffer without a NUL ends with what an earlier, "
+                         "longer reply left there." if bytes(record) == b"".join(lines)
+                    else "Send the line without its newline: strip it after fgets().")
     out = client.stdout_text()
     if "Connected" not in out or out.count(PROMPT) < len(lines):
         fail(did=did, expected=f"a line containing `Connected`, and the prompt `{PROMPT}` "
@@ -313,8 +343,9 @@ def test_echo_client_pieces(prog, procs):
 @pytest.mark.parametrize("quit_line", [b"q", b"Q"])
 def test_echo_client_quit(prog, procs, quit_line):
     record = bytearray()
-    first, later = _lines(1), random_text(12)
-    stdin = first[0] + b"\n" + quit_line + b"\n" + later + b"\n"
+    # a line that only starts with q or Q is a message like any other
+    first, later = _lines(1) + [quit_line + b"uit " + random_text(15)], random_text(12)
+    stdin = b"".join(ln + b"\n" for ln in first) + quit_line + b"\n" + later + b"\n"
     client, rc, did = _run_client(prog, procs, _echo_server(record), stdin, "echoes")
     _check_dialogue(prog, client, rc, did, record, first,
                     hint=f"A line that is exactly `{quit_line.decode()}` ends the loop: "
@@ -369,6 +400,11 @@ def test_echo_client_server_closes_early(prog, procs):
                   "do not read again.")
 
 
+@pytest.mark.role("echo_client")
+def test_echo_client_bad_ip(prog, procs):
+    check_bad_ip_client(prog, procs)
+
+
 # -- hello_server_iterative ---------------------------------------------------------
 
 def _greet(prog, server, port: int, n: int) -> None:
@@ -409,3 +445,25 @@ def test_hello_iterative_stops_on_signal(prog, procs, sig):
              procs=[server],
              hint="Catch the signal with sigaction() and a handler that sets a flag; "
                   "without SA_RESTART, accept() then fails with EINTR and the loop can end.")
+
+
+@pytest.mark.role("hello_server_iterative")
+def test_hello_iterative_every_address(prog, procs):
+    server, port = start_server(prog, procs)
+    with connect_every_address(prog, server, port) as sock:
+        got, why = recv_until_eof(sock, 5)
+    if got != GREETING or why:
+        fail(did=f"connected to `{command_line(prog, str(port))}` at 127.0.0.2 and read "
+             "until it closed", expected=f"exactly {show(GREETING)}, then the end of stream",
+             got=show(got) + (f", then {why}" if why else ""), procs=[server])
+
+
+@pytest.mark.role("hello_server_iterative")
+def test_hello_iterative_restarts(prog, procs):
+    server, port = start_server(prog, procs)
+    _greet(prog, server, port, 1)  # it closed first, we after it: TIME_WAIT
+    server.signal(signal.SIGKILL)
+    server.wait_exit(EXIT_WAIT)
+    check_restarts(prog, procs, port, f"read the greeting of `{command_line(prog, str(port))}`"
+                   ", which closed the connection first, and closed it too; then the server "
+                   "was killed")

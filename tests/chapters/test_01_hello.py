@@ -61,11 +61,11 @@ def test_hello_server_restarts(prog, procs):
     server, port = start_server(prog, procs)
     with connect(port) as sock:
         recv_until_eof(sock, timeout=5)
-        server.wait_exit(EXIT_WAIT)
     # the server closed first and we closed after it: its end of the
     # connection now waits in TIME_WAIT, holding the port
-    check_restarts(prog, procs, port, f"read the greeting of `{command_line(prog, str(port))}`, "
-                   "which closed the connection first, and closed it too")
+    check_restarts(prog, procs, server, port, f"read the greeting of "
+                   f"`{command_line(prog, str(port))}`, which closed the connection first, "
+                   "and closed it too")
 
 
 # -- hello_client -----------------------------------------------------------------

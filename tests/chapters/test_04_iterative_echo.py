@@ -241,9 +241,9 @@ def test_echo_server_restarts(prog, procs):
         # killed while connected, the server's kernel closes its end first;
         # we close after it: its end then waits in TIME_WAIT, holding the port
         server.signal(signal.SIGKILL)
-        server.wait_exit(EXIT_WAIT)
+        server.wait_exit(15)
         recv_until_eof(sock, 5 * _slow(prog))
-    check_restarts(prog, procs, port, did + ", echoed a message, then the server was "
+    check_restarts(prog, procs, server, port, did + ", echoed a message, then the server was "
                    "killed (SIGKILL) and the client closed after it")
 
 
@@ -462,8 +462,6 @@ def test_hello_iterative_every_address(prog, procs):
 def test_hello_iterative_restarts(prog, procs):
     server, port = start_server(prog, procs)
     _greet(prog, server, port, 1)  # it closed first, we after it: TIME_WAIT
-    server.signal(signal.SIGKILL)
-    server.wait_exit(EXIT_WAIT)
-    check_restarts(prog, procs, port, f"read the greeting of `{command_line(prog, str(port))}`"
-                   ", which closed the connection first, and closed it too; then the server "
-                   "was killed")
+    check_restarts(prog, procs, server, port,
+                   f"read the greeting of `{command_line(prog, str(port))}`, which closed "
+                   "the connection first, and closed it too")

@@ -5,6 +5,7 @@ and its port is held, or watched, with UDP sockets."""
 
 from __future__ import annotations
 
+import signal
 import socket
 import time
 
@@ -298,11 +299,16 @@ def connect_every_address(prog: Program, server: Proc, port: int,
     return sock
 
 
-def check_restarts(prog: Program, procs: ProcessGroup, port: int, before: str,
+def check_restarts(prog: Program, procs: ProcessGroup, old: Proc, port: int, before: str,
                    extra: tuple[str, ...] = ()) -> Proc:
     """Start the server again on `port`, where a connection of its previous
-    run still lingers (TIME_WAIT, or FIN_WAIT2 a moment before): it must
-    listen there, which takes SO_REUSEADDR before bind()."""
+    run (`old`, killed now if it still runs, so that its listening socket is
+    surely gone) still lingers (TIME_WAIT, or FIN_WAIT2 a moment before): it
+    must listen there, which takes SO_REUSEADDR before bind()."""
+    old.signal(signal.SIGKILL)
+    if old.wait_exit(15.0) is None:
+        fail(did=before + "; then killed the server (SIGKILL)", expected="it to end",
+             got="it was still running after 15 s", procs=[old])
     again = prog.start(procs, str(port), *extra, limit=30)
     try:
         wait_listening(again, port, listen_wait(prog))

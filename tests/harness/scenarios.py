@@ -5,6 +5,7 @@ and its port is held, or watched, with UDP sockets."""
 
 from __future__ import annotations
 
+import signal
 import socket
 import time
 
@@ -277,3 +278,99 @@ def check_refused(prog: Program, procs: ProcessGroup, extra_stdin: bytes = b"",
              + f", stderr {show(proc.stderr)}", procs=[proc],
              hint="Check connect()'s return value: -1 means it failed; report it with "
                   "perror(\"connect\") and exit(1).")
+
+
+# -- clauses a chapter's tests call themselves (not made from the Contract) ------
+
+OTHER_LOOPBACK = "127.0.0.2"  # loopback too, but not 127.0.0.1
+
+
+def connect_every_address(prog: Program, server: Proc, port: int,
+                          timeout: float = 5.0) -> socket.socket:
+    """Connect to a server at 127.0.0.2: every 127.x.y.z address is this
+    machine's, so a server bound to INADDR_ANY answers there, and one bound
+    to 127.0.0.1 alone refuses."""
+    did = (f"connected to `{command_line(prog, str(port))}` at {OTHER_LOOPBACK}:{port} "
+           "(a loopback address too, but not 127.0.0.1)")
+    try:
+        sock = socket.create_connection((OTHER_LOOPBACK, port), timeout=timeout)
+    except OSError as exc:
+        fail(did=did, expected="the connection to be accepted: the server listens on every "
+             "local address (INADDR_ANY)", got=f"{exc.strerror or exc}", procs=[server],
+             hint="Bind to htonl(INADDR_ANY), not to 127.0.0.1 (inet_pton or "
+                  "INADDR_LOOPBACK): a server bound to one address is unreachable at "
+                  "the others.")
+    sock.settimeout(timeout)
+    return sock
+
+
+def check_restarts(prog: Program, procs: ProcessGroup, old: Proc, port: int, before: str,
+                   extra: tuple[str, ...] = ()) -> Proc:
+    """Start the server again on `port`, where a connection of its previous
+    run (`old`, killed now if it still runs, so that its listening socket is
+    surely gone) still lingers (TIME_WAIT, or FIN_WAIT2 a moment before): it
+    must listen there, which takes SO_REUSEADDR before bind()."""
+    old.signal(signal.SIGKILL)
+    if old.wait_exit(15.0) is None:
+        fail(did=before + "; then killed the server (SIGKILL)", expected="it to end",
+             got="it was still running after 15 s", procs=[old])
+    again = prog.start(procs, str(port), *extra, limit=30)
+    try:
+        # its own socket: not another test run's that took the port meanwhile
+        wait_listening(again, port, listen_wait(prog), own=prog.ex.kind != "windows")
+    except (ProgramExited, WaitTimeout) as exc:
+        again.wait_exit(1)
+        fail(did=f"{before}; then started `{command_line(prog, str(port), *extra)}` again "
+             "at once, while that connection lingered in TIME_WAIT",
+             expected=f"it to listen on port {port} again",
+             got=f"it did not listen ({exc})", procs=[again],
+             hint="Set SO_REUSEADDR with setsockopt() before bind(): without it, bind() "
+                  "fails with `Address already in use` until TIME_WAIT is over.")
+    return again
+
+
+def check_bad_ip_client(prog: Program, procs: ProcessGroup, stdin: bytes = b"") -> None:
+    """A client given an address that inet_pton() rejects must say so and
+    exit 1. The test listens on 0.0.0.0 at the port given: a client that
+    ignores inet_pton()'s 0 keeps the zeroed address 0.0.0.0, which connect()
+    takes as this machine, and reaches it."""
+    live = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    while True:
+        port = free_port()
+        try:
+            live.bind(("0.0.0.0", port))
+            break
+        except OSError:
+            continue  # another test run took it since free_port() looked
+    live.listen(8)
+    live.setblocking(False)
+    try:
+        for arg, why in (("127.0.0.256", "a part above 255"), ("abc", "not an address")):
+            proc = prog.start(procs, arg, str(port), limit=EXIT_WAIT + EXIT_GRACE + 10,
+                              stdin_data=stdin)
+            deadline = time.monotonic() + EXIT_WAIT + 1.5 * (prog.ex.slowness - 1)
+            cap = deadline + EXIT_GRACE
+            connected, rc = False, None
+            while not connected and (time.monotonic() < deadline or (
+                    time.monotonic() < cap and proc.busy())):
+                rc = proc.wait_exit(0.02)
+                try:
+                    conn = live.accept()[0]
+                    connected = prog.ex.kind == "windows" or connected_from(proc, conn)
+                    conn.close()
+                except BlockingIOError:
+                    if rc is not None:
+                        break
+            did = f"ran `{command_line(prog, arg, str(port))}` (invalid IPv4 address: {why})"
+            if connected:
+                fail(did=did, expected="exit status 1 and a message, no connection",
+                     got="it connected anyway (to 0.0.0.0, that is this machine, where the "
+                     "test listened): the address was not checked", procs=[proc],
+                     hint="inet_pton() returns 1 on success and 0 when the text is not an "
+                          "IPv4 address: check for 1, report anything else and exit(1).")
+            if rc != 1 or not proc.stderr_text().strip():
+                fail(did=did, expected="exit status 1 with a message on stderr",
+                     got=("still running" if rc is None else f"exit status {rc}")
+                     + f", stderr {show(proc.stderr)}", procs=[proc])
+    finally:
+        live.close()

@@ -24,12 +24,12 @@ import socket
 import time
 
 from . import proctree
-from .feedback import describe_exit, fail, show
+from .feedback import fail, show
 from .net import recv_exact
-from .ports import POLL, TIME_WAIT, connection, wait_listening_itself
-from .scenarios import command_line, listen_wait, start_server
+from .ports import POLL, TIME_WAIT, connection
+from .scenarios import (OTHER_LOOPBACK, check_restarts, command_line, connect_every_address,
+                        start_server)
 
-OTHER_LOOPBACK = "127.0.0.2"
 LINE = b"every address\n"
 
 
@@ -40,20 +40,11 @@ def _echoed(sock: socket.socket, timeout: float) -> tuple[bytes, str]:
 
 def check_every_address(prog, procs, timeout: float = 5.0) -> None:
     server, port = start_server(prog, procs)
-    did = f"started `{command_line(prog, str(port))}`, then connected to {OTHER_LOOPBACK}:{port}"
-    try:
-        sock = socket.create_connection((OTHER_LOOPBACK, port), timeout=timeout)
-    except OSError as exc:
-        fail(did=did, expected=f"the connection accepted: {OTHER_LOOPBACK} is a local "
-             "address too, like every address of 127.0.0.0/8",
-             got=f"{exc.strerror or exc}", procs=[server],
-             hint="Bind the listening socket to every local address: "
-                  "addr.sin_addr.s_addr = htonl(INADDR_ANY). Bound to 127.0.0.1 (or "
-                  "inet_addr(\"127.0.0.1\")), it takes connections to that one address only.")
-    with sock:
+    with connect_every_address(prog, server, port, timeout) as sock:
         got, why = _echoed(sock, timeout)
     if got != LINE:
-        fail(did=did + f" and sent {show(LINE)}", expected="the same bytes back",
+        fail(did=f"connected to `{command_line(prog, str(port))}` at {OTHER_LOOPBACK}:{port} "
+             f"and sent {show(LINE)}", expected="the same bytes back",
              got=show(got) + (f"; then {why}" if why else ""), procs=[server])
 
 
@@ -94,15 +85,6 @@ def check_restart_in_time_wait(prog, procs, timeout: float = 5.0) -> None:
                  "first, with a FIN)", got="it is " + (f"in state {entry.state:#04x}" if entry
                                                       else "gone"), procs=[server])
         time.sleep(POLL)  # polling /proc: no event says a connection changed state
-    did = (f"a client was connected to `{command_line(prog, str(port))}` when the server "
-           f"was killed, so that its side of the connection is in TIME_WAIT; then started "
-           f"`{command_line(prog, str(port))}` again at once")
-    again = prog.start(procs, str(port), limit=30)
-    if not wait_listening_itself(again, port, listen_wait(prog)):
-        again.wait_exit(2)
-        fail(did=did, expected=f"it to listen on port {port} again",
-             got="it did not listen" + ("" if again.running()
-                                        else f": {describe_exit(again)}"),
-             procs=[again], hint="Set SO_REUSEADDR to 1 with setsockopt() before bind(): "
-             "without it, bind() fails with EADDRINUSE for as long as an old connection of "
-             "the port is in TIME_WAIT (a minute on Linux).")
+    check_restarts(prog, procs, server, port,
+                   before=f"a client was connected to `{command_line(prog, str(port))}` when "
+                   "the server was killed, so that its side of the connection is in TIME_WAIT")

@@ -87,48 +87,48 @@ def flood_acked(sock: socket.socket, chunk: int = 60000, cap: int = 8 << 20,
                 settle: float = 0.2, pid: int | None = None) -> int:
     """Send pattern() without reading, a chunk at a time, each once the
     server's kernel has acknowledged the last one, until the server stops
-    reading or `cap` bytes went. Returns the bytes sent. Every one of them
+    reading (bytes wait unread on its side and do not go for `settle`
+    seconds) or `cap` bytes went. Returns the bytes sent. Every one of them
     is then in the server's kernel or beyond: none waits in our send queue,
     so nothing more arrives at the server unless we send it.
 
-    The server has stopped reading when its kernel no longer acknowledges a
-    chunk within 2 s (its receive buffer is full), or, given its `pid`,
-    once it is asleep in epoll_wait() while bytes of ours wait unread in
-    its socket: a server that still reads is woken by them at once, so this
-    does not depend on how much CPU a busy machine gives it. Without `pid`:
-    once bytes wait unread for `settle` seconds."""
+    Given the server's `pid`, bytes left unread for `settle` seconds count
+    only once the server is also asleep in epoll_wait() (three looks, 20 ms
+    apart, with the same bytes unread): a server that still reads but got no
+    CPU meanwhile on a busy machine is runnable, not asleep, and is waited
+    for (up to 10 s), so that when it stops, it has stopped for certain."""
     sent = 0
     while sent < cap:
         sock.sendall(pattern(sent, chunk))
         sent += chunk
         if not _wait_acked(sock, 2):
             break   # its window shut on this chunk: it has stopped reading
-        if (unread_by_server(sock) or 0) == 0:
-            continue
-        if pid is None:
-            if not _wait_read(sock, settle):
+        if (unread_by_server(sock) or 0) > 0 and not _wait_read(sock, settle):
+            if pid is None or _asleep_unread(sock, pid, 10.0):
                 break
-        elif _asleep_unread(sock, pid):
-            break
     return sent
 
 
-def _asleep_unread(sock: socket.socket, pid: int, looks: int = 3) -> bool:
-    """Whether the server is asleep in epoll_wait() with the same bytes of
-    ours unread in its socket at `looks` looks, 20 ms apart: it is not
-    going to read them (where the system call numbers are not known: after
-    0.2 s without a read)."""
+def _asleep_unread(sock: socket.socket, pid: int, timeout: float) -> bool:
+    """Wait until the server is asleep in epoll_wait() with the same bytes of
+    ours unread in its socket at three looks, 20 ms apart (True: it is not
+    going to read them), or until it has read them all (False). True also
+    where the system call numbers are not known, and after `timeout`."""
     numbers = EPOLL_SYSCALLS.get(platform.machine())
     if numbers is None:
-        return not _wait_read(sock, 0.2)
-    unread = unread_by_server(sock) or 0
-    for _ in range(looks):
-        if unread == 0 or blocked_syscall(pid) not in numbers:
+        return True
+    deadline = time.monotonic() + timeout
+    still, unread = 0, unread_by_server(sock) or 0
+    while time.monotonic() < deadline:
+        if unread == 0:
             return False
+        asleep = blocked_syscall(pid) in numbers
         time.sleep(0.02)  # polling /proc: there is no event to wait on
         now = unread_by_server(sock) or 0
-        if now != unread:
-            return False
+        still = still + 1 if asleep and now == unread else 0
+        if still >= 3:
+            return True
+        unread = now
     return True
 
 

@@ -223,7 +223,7 @@ def test_echo_server_survives_reset(prog, procs):
         fail(did="client 3 connected after client 2 had closed",
              expected="the server to accept() client 3",
              got="it did not accept it within the time limit", procs=[server])
-    server.signal(signal.SIGSTOP)
+    server.stop()
     try:
         quitter.sendall(random_text(3000))
         quitter.shutdown(socket.SHUT_WR)

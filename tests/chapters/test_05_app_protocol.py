@@ -260,7 +260,7 @@ def test_op_server_survives_sigpipe(prog, procs):
         quitter.close()
         fail(did="client 1 connected", expected="the server to accept() it",
              got="it did not accept it within the time limit", procs=[server])
-    server.signal(signal.SIGSTOP)
+    server.stop()
     try:
         quitter.sendall(request([3, 4], b"+"))
         quitter.shutdown(socket.SHUT_WR)

@@ -134,7 +134,7 @@ def test_echo_mpserv_reaps_all(prog, procs):
             _expect_echo(server, s, b"hi %d\n" % i, f"client {i + 1} of {n} connected")
         kids = mc.live_children(pid)
         ns = {p for p in map(mc.ns_pid, kids) if p is not None}
-        server.signal(signal.SIGSTOP)
+        server.stop()
         try:
             mc.close_all(socks)
             all_ended = mc.wait_until(lambda: len(mc.zombies(pid)) >= len(kids), 5)

@@ -194,7 +194,7 @@ def test_echo_epollserv_drains(prog, procs):
                "(SIGCONT): one edge for all of them")
         _wait_idle(prog, server, did)
         msg = random_text(DRAIN)
-        server.signal(signal.SIGSTOP)
+        server.stop()
         try:
             # stopped for real: a SIGCONT that came before the stop was
             # carried out would cancel it

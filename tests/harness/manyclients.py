@@ -120,12 +120,12 @@ def reset_unechoed(server, port: int, size: int = 3000, timeout: float = 5.0) ->
     if not wait_accepted(server, port, timeout):
         sock.close()
         return False
-    server.signal(signal.SIGSTOP)
+    ends = sock.getsockname()[:2], sock.getpeername()[:2]
+    server.stop()
     try:
         sock.sendall(bytes(i % 251 for i in range(size)))
         sock.shutdown(socket.SHUT_WR)
         wait_fin_acked(sock, 2.0)   # its kernel has the bytes and the FIN
-        ends = sock.getsockname()[:2], sock.getpeername()[:2]
         reset(sock)
         wait_gone(*ends, 2.0)       # and the reset
     finally:

@@ -329,6 +329,29 @@ class Proc:
             except ProcessLookupError:
                 pass
 
+    def stop(self, timeout: float = 5.0) -> bool:
+        """SIGSTOP the program and wait until every thread of it is stopped
+        (kill() only starts that: a thread running on another CPU goes on
+        for a moment). True once they all are; False if time ran out or the
+        program is gone."""
+        self.signal(signal.SIGSTOP)
+        pid = self.program_pid(timeout)
+        if pid is None:
+            return False
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                tids = os.listdir(f"/proc/{pid}/task")
+                states = [Path(f"/proc/{pid}/task/{t}/stat").read_text().rsplit(")", 1)[1]
+                          .split()[0] for t in tids]
+            except OSError:
+                return False
+            if states and all(st in ("T", "t") for st in states):
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.001)  # polling /proc: no event says a thread has stopped
+
     def program_pid(self, timeout: float = 5.0) -> int | None:
         """The program's own pid. In a jail it appears a moment after bwrap
         has set the jail up; there is no event for that, so look again

@@ -59,7 +59,28 @@ def _kill_program(server) -> None:
             pass
 
 
-def check_restart_in_time_wait(prog, procs, timeout: float = 5.0) -> None:
+def check_restart_in_time_wait(prog, procs, timeout: float = 5.0, tries: int = 3) -> None:
+    for attempt in range(tries):
+        server, port, entry = _server_side_in_time_wait(prog, procs, timeout)
+        if entry is not None and entry.state == TIME_WAIT:
+            break
+        # not in TIME_WAIT: its kernel reset the connection instead of closing
+        # it (seen once at a load of 40, never reproduced): set it up again
+    else:
+        fail(did=f"a client of `{command_line(prog, str(port))}` had its echo; then the "
+             f"server was killed and the client closed too ({tries} times)",
+             expected="the server's side of the connection in TIME_WAIT (it closed first, "
+             "with a FIN)", got="it is " + (f"in state {entry.state:#04x}" if entry
+                                            else "gone"), procs=[server])
+    check_restarts(prog, procs, server, port,
+                   before=f"a client was connected to `{command_line(prog, str(port))}` when "
+                   "the server was killed, so that its side of the connection is in TIME_WAIT")
+
+
+def _server_side_in_time_wait(prog, procs, timeout: float):
+    """Start the server, have a line echoed, kill the server and then close:
+    the server's side of that connection, waited for until it is in
+    TIME_WAIT (or `timeout` is up)."""
     server, port = start_server(prog, procs)
     sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     with sock:
@@ -70,21 +91,13 @@ def check_restart_in_time_wait(prog, procs, timeout: float = 5.0) -> None:
                                                                   else ""), procs=[server])
         client, here = sock.getsockname()[:2], sock.getpeername()[:2]
         _kill_program(server)   # the kernel closes its sockets: its side sends the FIN
+        server.kill()           # and whatever is left of the jail
         server.wait_exit(timeout)
         recv_exact(sock, 1, timeout)   # the end of stream
     # we closed second: the server's side is in TIME_WAIT, once our FIN is in
     deadline = time.monotonic() + timeout
     while True:
         entry = connection(here, client)
-        if entry is not None and entry.state == TIME_WAIT:
-            break
-        if time.monotonic() > deadline:
-            fail(did=f"a client of `{command_line(prog, str(port))}` had its echo; then the "
-                 "server was killed and the client closed too",
-                 expected="the server's side of the connection in TIME_WAIT (it closed "
-                 "first, with a FIN)", got="it is " + (f"in state {entry.state:#04x}" if entry
-                                                      else "gone"), procs=[server])
+        if (entry is not None and entry.state == TIME_WAIT) or time.monotonic() > deadline:
+            return server, port, entry
         time.sleep(POLL)  # polling /proc: no event says a connection changed state
-    check_restarts(prog, procs, server, port,
-                   before=f"a client was connected to `{command_line(prog, str(port))}` when "
-                   "the server was killed, so that its side of the connection is in TIME_WAIT")

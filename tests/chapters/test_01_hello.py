@@ -11,7 +11,7 @@ import socket
 
 from harness.net import FakeServer, connect, random_text, recv_until_eof
 from harness.ports import wait_peer_read_all
-from harness.scenarios import (EXIT_WAIT, check_bad_ip_client, check_restarts, command_line,
+from harness.scenarios import (EXIT_WAIT, check_bad_ip_client, restart_over_time_wait, command_line,
                                connect_every_address, start_server)
 
 GREETING = b"Hello World!"
@@ -58,14 +58,15 @@ def test_hello_server_every_address(prog, procs):
 
 @pytest.mark.role("hello_server")
 def test_hello_server_restarts(prog, procs):
-    server, port = start_server(prog, procs)
-    with connect(port) as sock:
-        recv_until_eof(sock, timeout=5)
-    # the server closed first and we closed after it: its end of the
-    # connection now waits in TIME_WAIT, holding the port
-    check_restarts(prog, procs, server, port, f"read the greeting of "
-                   f"`{command_line(prog, str(port))}`, which closed the connection first, "
-                   "and closed it too")
+    def setup():
+        server, port = start_server(prog, procs)
+        with connect(port) as sock:
+            recv_until_eof(sock, timeout=5)
+        # the server closed first and we closed after it: its end of the
+        # connection now waits in TIME_WAIT, holding the port
+        return server, port, (f"read the greeting of `{command_line(prog, str(port))}`, "
+                              "which closed the connection first, and closed it too")
+    restart_over_time_wait(prog, procs, setup)
 
 
 # -- hello_client -----------------------------------------------------------------

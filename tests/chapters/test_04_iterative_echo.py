@@ -16,7 +16,7 @@ from harness.net import (FakeServer, connect, exchange, random_binary, random_te
 from harness.ports import (unread_by_server, wait_accepted, wait_fin_acked, wait_gone,
                            wait_in_accept, wait_peer_read_all)
 from harness.procs import ProgramExited, WaitTimeout
-from harness.scenarios import (EXIT_WAIT, OTHER_LOOPBACK, check_bad_ip_client, check_restarts,
+from harness.scenarios import (EXIT_WAIT, OTHER_LOOPBACK, check_bad_ip_client, restart_over_time_wait,
                                command_line, connect_every_address, start_server)
 
 CHAPTERS = ("04_iterative_echo", "04_windows_echo")
@@ -254,17 +254,19 @@ def test_echo_server_every_address(prog, procs):
 
 @pytest.mark.role("echo_server")
 def test_echo_server_restarts(prog, procs):
-    server, port = start_server(prog, procs)
-    did = f"connected to `{command_line(prog, str(port))}`"
-    with connect(port, timeout=5 * _slow(prog)) as sock:
-        _expect_echo(prog, server, sock, random_text(30), did)
-        # killed while connected, the server's kernel closes its end first;
-        # we close after it: its end then waits in TIME_WAIT, holding the port
-        server.signal(signal.SIGKILL)
-        server.wait_exit(15)
-        recv_until_eof(sock, 5 * _slow(prog))
-    check_restarts(prog, procs, server, port, did + ", echoed a message, then the server was "
-                   "killed (SIGKILL) and the client closed after it")
+    def setup():
+        server, port = start_server(prog, procs)
+        did = f"connected to `{command_line(prog, str(port))}`"
+        with connect(port, timeout=5 * _slow(prog)) as sock:
+            _expect_echo(prog, server, sock, random_text(30), did)
+            # killed while connected, the server's kernel closes its end first;
+            # we close after it: its end then waits in TIME_WAIT, holding the port
+            server.signal(signal.SIGKILL)
+            server.wait_exit(15)
+            recv_until_eof(sock, 5 * _slow(prog))
+        return server, port, (did + ", echoed a message, then the server was killed "
+                              "(SIGKILL) and the client closed after it")
+    restart_over_time_wait(prog, procs, setup)
 
 
 # -- echo_client ------------------------------------------------------------------
@@ -480,8 +482,9 @@ def test_hello_iterative_every_address(prog, procs):
 
 @pytest.mark.role("hello_server_iterative")
 def test_hello_iterative_restarts(prog, procs):
-    server, port = start_server(prog, procs)
-    _greet(prog, server, port, 1)  # it closed first, we after it: TIME_WAIT
-    check_restarts(prog, procs, server, port,
-                   f"read the greeting of `{command_line(prog, str(port))}`, which closed "
-                   "the connection first, and closed it too")
+    def setup():
+        server, port = start_server(prog, procs)
+        _greet(prog, server, port, 1)  # it closed first, we after it: TIME_WAIT
+        return server, port, (f"read the greeting of `{command_line(prog, str(port))}`, "
+                              "which closed the connection first, and closed it too")
+    restart_over_time_wait(prog, procs, setup)

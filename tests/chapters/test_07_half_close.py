@@ -19,10 +19,10 @@ import pytest
 
 from harness.feedback import HINTS, fail, show
 from harness.net import HOST, FakeServer, connect, random_binary, random_text, recv_until_eof
-from harness.ports import free_port, wait_listening, wait_peer_read_all
-from harness.procs import Proc, ProgramExited, WaitTimeout
-from harness.scenarios import (EXIT_WAIT, command_line, ends_with_status_1, listen_wait,
-                               start_server)
+from harness.ports import free_port, wait_peer_read_all
+from harness.procs import Proc
+from harness.scenarios import (EXIT_WAIT, command_line, ends_with_status_1,
+                               restart_over_time_wait, start_server)
 
 THANKS = b"Thank you"
 LINE = b"Message from client: "
@@ -106,7 +106,7 @@ def _connect_to(server, host: str, port: int, timeout: float, did: str) -> socke
 
 
 def _serve_file(prog, procs, content: bytes, reply: bytes, pieces: tuple[int, ...],
-                what: str, host: str = HOST, port: int | None = None) -> None:
+                what: str, host: str = HOST, port: int | None = None):
     """Start file_server on a file with `content` (on `port`, else a free
     one), read it as its client (connected to `host`) to the end of stream,
     then send `reply` in pieces and close; check the file's bytes, the line
@@ -181,6 +181,7 @@ def _serve_file(prog, procs, content: bytes, reply: bytes, pieces: tuple[int, ..
               "SHUT_RDWR close the receiving half too, and read() then returns 0 at once.")
              if LINE.rstrip() in lines and reply else
              HINTS["pieces"] + " Print exactly the bytes read, with their count.")
+    return server
 
 
 @pytest.mark.role("file_server")
@@ -216,20 +217,14 @@ def test_file_server_any_address(prog, procs):
 
 @pytest.mark.role("file_server")
 def test_file_server_restart(prog, procs):
-    port = free_port()
-    _serve_file(prog, procs, random_text(500) + b"\n", THANKS, (), "a text file", port=port)
-    # the server sent the first FIN, so its side of the connection is now in
-    # TIME_WAIT: only SO_REUSEADDR lets a new server bind the port at once
-    again = prog.start(procs, str(port), "served.bin", limit=10 + 20 * _slow(prog))
-    try:
-        wait_listening(again, port, listen_wait(prog), own=True)
-    except (ProgramExited, WaitTimeout):
-        again.wait_exit(1)
-        fail(did=f"served a file once on port {port}, then, once it had exited, started "
-             f"`{command_line(prog, str(port), 'served.bin')}` again at once, while its "
-             "closed connection was in TIME_WAIT (the server closed first)",
-             expected=f"it to listen on port {port} again", got="it did not listen",
-             procs=[again], hint="Set SO_REUSEADDR with setsockopt() before bind().")
+    def setup():
+        port = free_port()
+        server = _serve_file(prog, procs, random_text(500) + b"\n", THANKS, (), "a text file",
+                             port=port)
+        # the server sent the first FIN, so its side of the connection is now
+        # in TIME_WAIT: only SO_REUSEADDR lets a new server bind the port at once
+        return server, port, f"served a file once on port {port} (the server closed first)"
+    restart_over_time_wait(prog, procs, setup, extra=("served.bin",))
 
 
 @pytest.mark.role("file_server")

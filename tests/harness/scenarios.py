@@ -8,10 +8,12 @@ from __future__ import annotations
 import signal
 import socket
 import time
+from typing import Callable
 
 from .feedback import HINTS, fail, show
 from .plugin import Program
-from .ports import free_port, ports_listened_by, wait_listening
+from .ports import (TIME_WAIT, free_port, listening_ports, ports_listened_by, tcp_table,
+                    wait_listening)
 from .procs import EXIT_GRACE, Proc, ProcessGroup, ProgramExited, WaitTimeout
 from .sockstate import connected_from
 from .udp import ports_bound_by as udp_ports_bound_by
@@ -304,6 +306,29 @@ def connect_every_address(prog: Program, server: Proc, port: int,
     return sock
 
 
+def restart_over_time_wait(prog: Program, procs: ProcessGroup,
+                           setup: Callable[[], tuple[Proc, int, str]], tries: int = 3,
+                           extra: tuple[str, ...] = ()) -> Proc:
+    """`setup()` runs the server so that its side of a connection ends in
+    TIME_WAIT (it closes first) and returns (server, port, what it did);
+    then check_restarts. Where no TIME_WAIT of the port shows within 2 s
+    (seen at a load of 40: the kernel had closed it otherwise), nothing
+    would be proved, so the set-up is run again, up to `tries` times."""
+    for _ in range(tries):
+        server, port, before = setup()
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            if any(e.local[1] == port and e.state == TIME_WAIT for e in tcp_table()):
+                return check_restarts(prog, procs, server, port, before, extra)
+            time.sleep(0.005)  # polling /proc: no event says a connection changed state
+        server.kill()
+        server.wait_exit(5.0)
+    fail(did=f"{before} ({tries} times)", expected=f"the server's side of that connection in "
+         f"TIME_WAIT on port {port} (it closed first, with a FIN)", got="it never was",
+         procs=[server], hint="Close the connection from the server's side (close(), or "
+         "shutdown() and close()) once the exchange is done, without SO_LINGER.")
+
+
 def check_restarts(prog: Program, procs: ProcessGroup, old: Proc, port: int, before: str,
                    extra: tuple[str, ...] = ()) -> Proc:
     """Start the server again on `port`, where a connection of its previous
@@ -311,9 +336,15 @@ def check_restarts(prog: Program, procs: ProcessGroup, old: Proc, port: int, bef
     surely gone) still lingers (TIME_WAIT, or FIN_WAIT2 a moment before): it
     must listen there, which takes SO_REUSEADDR before bind()."""
     old.signal(signal.SIGKILL)
+    old.kill()   # and whatever else runs in its jail
     if old.wait_exit(15.0) is None:
         fail(did=before + "; then killed the server (SIGKILL)", expected="it to end",
              got="it was still running after 15 s", procs=[old])
+    # its jail's last processes die a moment after it: only then is the
+    # listening socket closed (else bind() fails even with SO_REUSEADDR)
+    deadline = time.monotonic() + 10.0
+    while port in listening_ports() and time.monotonic() < deadline:
+        time.sleep(0.005)  # polling /proc: no event says a socket was closed
     again = prog.start(procs, str(port), *extra, limit=30)
     try:
         # its own socket: not another test run's that took the port meanwhile

@@ -20,9 +20,10 @@ import pytest
 from harness.feedback import HINTS, fail, show
 from harness.net import HOST, connect, recv_exact, recv_until_eof, reset
 from harness.ports import (POLL, connection, free_port, tcp_table, wait_accepted,
-                           wait_fin_acked, wait_gone, wait_listening_itself)
+                           wait_fin_acked, wait_gone)
 from harness.procs import ProgramExited, WaitTimeout
-from harness.scenarios import EXIT_WAIT as _EXIT_WAIT, command_line, listen_wait, start_server
+from harness.scenarios import EXIT_WAIT as _EXIT_WAIT
+from harness.scenarios import command_line, restart_over_time_wait, start_server
 
 # Upper bounds, not delays: every wait ends on the event (the reply, the close,
 # the exit), which a correct program gives within milliseconds. They are this
@@ -295,16 +296,18 @@ def test_op_server_five_then_exits(prog, procs):
              got="still running" if rc is None else f"exit status {rc}", procs=[server],
              hint="Count each accept(), whatever the client then sends; loop exactly five "
                   "times.")
-    # the server closed first, so its side of each answered connection is
-    # now in TIME_WAIT: only SO_REUSEADDR lets a new server bind the port
-    again = prog.start(procs, str(port), limit=10)
-    if not wait_listening_itself(again, port, listen_wait(prog)):
-        again.wait_exit(1)
-        fail(did=f"after it exited, started `{command_line(prog, str(port))}` again at "
-             "once, while its closed connections were in TIME_WAIT",
-             expected=f"it to listen on port {port} again",
-             got="it did not listen", procs=[again],
-             hint="Set SO_REUSEADDR with setsockopt() before bind().")
+
+
+@pytest.mark.role("op_server")
+def test_op_server_restarts(prog, procs):
+    def setup():
+        server, port = start_server(prog, procs)
+        _ask(server, port, [2, 3], b"+", "client 1 connected")
+        # the server closed first, so its side of the connection is now in
+        # TIME_WAIT: only SO_REUSEADDR lets a new server bind the port
+        return server, port, (f"had `{command_line(prog, str(port))}` answer one request "
+                              "(it closes each connection first)")
+    restart_over_time_wait(prog, procs, setup)
 
 
 # -- op_client ---------------------------------------------------------------------

@@ -126,6 +126,7 @@ def _run_client(prog, procs, peer: UdpPeer, stdin: bytes, wait: float = 3):
 
 
 def _sent(peer: UdpPeer) -> list[bytes]:
+    peer.settle()   # what the client sent before it ended, read or not yet
     return [d for d, _ in peer.received]
 
 

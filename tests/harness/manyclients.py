@@ -50,7 +50,8 @@ from typing import Callable, Iterable
 from . import proctree
 from .feedback import HINTS, compare, describe_exit, fail, first_difference, show
 from .net import connect, exchange, recv_exact, reset
-from .ports import wait_accepted, wait_fin_acked, wait_gone, wait_peer_read_all
+from .ports import (connection, socket_inodes, wait_accepted, wait_fin_acked, wait_gone,
+                    wait_peer_read_all)
 
 POLL = 0.005
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -121,6 +122,7 @@ def reset_unechoed(server, port: int, size: int = 3000, timeout: float = 5.0) ->
         sock.close()
         return False
     ends = sock.getsockname()[:2], sock.getpeername()[:2]
+    entry = connection(ends[1], ends[0])   # the server's socket of it: its inode
     server.stop()
     try:
         sock.sendall(bytes(i % 251 for i in range(size)))
@@ -130,6 +132,13 @@ def reset_unechoed(server, port: int, size: int = 3000, timeout: float = 5.0) ->
         wait_gone(*ends, 2.0)       # and the reset
     finally:
         server.signal(signal.SIGCONT)
+    # until the server has dealt with it (closed its socket, or died of
+    # SIGPIPE), nothing else may happen: a new client served first would
+    # prove nothing
+    pid = server.program_pid()
+    if entry is not None and pid is not None:
+        wait_until(lambda: not server.running() or entry.inode not in
+                   socket_inodes(proctree.descendants(pid)), timeout)
     return True
 
 

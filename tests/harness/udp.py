@@ -147,6 +147,7 @@ class UdpPeer:
         self.received: list[tuple[bytes, tuple[str, int]]] = []
         self.error: BaseException | None = None
         self._cond = threading.Condition()
+        self._rx_lock = threading.Lock()   # held from recvfrom() to the record
         self._stop = False
         self.sock.settimeout(0.2)
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -156,20 +157,44 @@ class UdpPeer:
     def _run(self) -> None:
         try:
             while not self._stop and time.monotonic() < self._deadline:
-                try:
-                    data, addr = self.sock.recvfrom(MAX_PAYLOAD + 1)
-                except socket.timeout:
-                    continue  # look at _stop again
-                except ConnectionRefusedError:
-                    continue
-                except OSError:
-                    return  # closed
-                with self._cond:
-                    self.received.append((data, addr[:2]))
-                    self._cond.notify_all()
+                with self._rx_lock:
+                    try:
+                        data, addr = self.sock.recvfrom(MAX_PAYLOAD + 1)
+                    except socket.timeout:
+                        continue  # look at _stop again
+                    except ConnectionRefusedError:
+                        continue
+                    except OSError:
+                        return  # closed
+                    self._record(data, addr)
                 self.handler(self, data, addr[:2])
         except BaseException as exc:  # reported by the test
             self.error = exc
+
+    def _record(self, data: bytes, addr) -> None:
+        with self._cond:
+            self.received.append((data, addr[:2]))
+            self._cond.notify_all()
+
+    def settle(self) -> None:
+        """Take in every datagram already in the socket's queue now (those a
+        program sent before it exited are all there): `received` is then
+        complete, not short of those the thread had not read yet."""
+        with self._rx_lock:
+            taken = []
+            while True:
+                try:
+                    data, addr = self.sock.recvfrom(MAX_PAYLOAD + 1, socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    break
+                except ConnectionRefusedError:
+                    continue   # an ICMP error of an earlier reply, taken by this call
+                except OSError:
+                    return
+                self._record(data, addr)
+                taken.append((data, addr[:2]))
+        for data, addr in taken:
+            self.handler(self, data, addr)
 
     def wait_received(self, count: int, timeout: float) -> bool:
         """Wait until at least `count` datagrams have come in."""

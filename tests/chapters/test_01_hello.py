@@ -11,8 +11,8 @@ import socket
 
 from harness.net import FakeServer, connect, random_text, recv_until_eof
 from harness.ports import wait_peer_read_all
-from harness.scenarios import (EXIT_WAIT, check_bad_ip_client, restart_over_time_wait, command_line,
-                               connect_every_address, start_server)
+from harness.scenarios import (EXIT_WAIT, check_bad_ip_client, check_greets_every_address,
+                               command_line, restart_over_time_wait, start_server)
 
 GREETING = b"Hello World!"
 # the contract's buffer: at least this much of a long greeting is printed
@@ -47,13 +47,7 @@ def test_hello_server_greeting(prog, procs):
 
 @pytest.mark.role("hello_server")
 def test_hello_server_every_address(prog, procs):
-    server, port = start_server(prog, procs)
-    with connect_every_address(prog, server, port) as sock:
-        got, why = recv_until_eof(sock, timeout=5)
-    if why or got != GREETING:
-        fail(did=f"connected to `{command_line(prog, str(port))}` at 127.0.0.2 and read "
-             "until it closed", expected=f"exactly {show(GREETING)}, then the end of stream",
-             got=show(got) + (f", then {why}" if why else ""), procs=[server])
+    check_greets_every_address(prog, procs, GREETING)
 
 
 @pytest.mark.role("hello_server")

@@ -16,8 +16,9 @@ from harness.net import (FakeServer, connect, exchange, random_binary, random_te
 from harness.ports import (unread_by_server, wait_accepted, wait_fin_acked, wait_gone,
                            wait_in_accept, wait_peer_read_all)
 from harness.procs import ProgramExited, WaitTimeout
-from harness.scenarios import (EXIT_WAIT, OTHER_LOOPBACK, check_bad_ip_client, restart_over_time_wait,
-                               command_line, connect_every_address, start_server)
+from harness.scenarios import (EXIT_WAIT, OTHER_LOOPBACK, check_bad_ip_client,
+                               check_greets_every_address, command_line, connect_every_address,
+                               restart_over_time_wait, start_server)
 
 CHAPTERS = ("04_iterative_echo", "04_windows_echo")
 GREETING = b"Hello World!"
@@ -471,13 +472,7 @@ def test_hello_iterative_stops_on_signal(prog, procs, sig):
 
 @pytest.mark.role("hello_server_iterative")
 def test_hello_iterative_every_address(prog, procs):
-    server, port = start_server(prog, procs)
-    with connect_every_address(prog, server, port) as sock:
-        got, why = recv_until_eof(sock, 5)
-    if got != GREETING or why:
-        fail(did=f"connected to `{command_line(prog, str(port))}` at 127.0.0.2 and read "
-             "until it closed", expected=f"exactly {show(GREETING)}, then the end of stream",
-             got=show(got) + (f", then {why}" if why else ""), procs=[server])
+    check_greets_every_address(prog, procs, GREETING)
 
 
 @pytest.mark.role("hello_server_iterative")

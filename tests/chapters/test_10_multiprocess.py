@@ -310,8 +310,10 @@ def _hold_then_echo(record: bytearray, seen: dict):
             record.extend(data)
         client = seen["client"]
         pid = client.program_pid(2.0)
-        seen["ended"] = pid is not None and mc.wait_until(
-            lambda: mc.state(pid) in (None, "Z"), HOLD) or not client.running()
+        if pid is None:   # gone already, jail and all
+            seen["ended"] = not client.running()
+        else:
+            seen["ended"] = mc.wait_until(lambda: mc.state(pid) in (None, "Z"), HOLD)
         conn.sendall(bytes(record))
     return handle
 

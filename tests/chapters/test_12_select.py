@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import signal
 import socket
-import time
 from dataclasses import replace
 
 import pytest
@@ -432,16 +431,7 @@ def test_echo_selectserv_out_of_descriptors(prog, procs):
 @pytest.mark.role("echo_selectserv")
 def test_echo_selectserv_idle_cpu(prog, procs):
     server, port, pid = _start(prog, procs)
-    socks = mc.open_all(port, 4)
-    try:
-        for i, s in enumerate(socks):
-            _expect_echo(server, s, random_text(10), f"client {i + 1} of 4 connected")
-        socks.pop().close()  # one leaves
-        start = mc.cpu_demand([pid])
-        time.sleep(IDLE)  # the interval measured: nothing to wait for
-        used = mc.cpu_demand([pid]) - start
-    finally:
-        mc.close_all(socks)
+    used = mc.idle_demand(server, port, pid, IDLE)
     if used > IDLE_CPU:
         fail(did="4 clients connected and had their echo, then one left; the others "
              f"then sent nothing for {IDLE:g} s", expected=f"the server to "

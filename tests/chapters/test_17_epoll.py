@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import signal
 import socket
-import time
 from dataclasses import replace
 
 import pytest
@@ -350,16 +349,7 @@ def test_echo_epollserv_write_to_reset(prog, procs):
 @pytest.mark.role("echo_epollserv")
 def test_echo_epollserv_idle_cpu(prog, procs):
     server, port, pid = _start(prog, procs)
-    socks = mc.open_all(port, 4)
-    try:
-        for i, s in enumerate(socks):
-            _expect_echo(server, s, random_text(10), f"client {i + 1} of 4 connected")
-        socks.pop().close()
-        start = mc.cpu_demand([pid])
-        time.sleep(IDLE)  # the interval measured: nothing to wait for
-        used = mc.cpu_demand([pid]) - start
-    finally:
-        mc.close_all(socks)
+    used = mc.idle_demand(server, port, pid, IDLE)
     spins = ("Something spins: epoll_wait() with a timeout of 0, or a socket watched for "
              "EPOLLOUT level-triggered (it is writable all the time).")
     did = ("4 clients connected and had their echo, then one left; the others then sent "

@@ -25,6 +25,8 @@ program's own pid, under the jail's init):
 - `children(pid)`, `zombies(pid)`, `tree(pid)`: its child processes, those
   that ended and were not reaped yet (state Z), itself and all below it;
 - `threads(pid)`, `open_fds(pid)`, `cpu_seconds(pids)` (utime + stime);
+- `idle_demand(server, port, pid, s)`: the idle scenario (3 clients left
+  connected, silent) and the cpu_demand over it;
 - `cpu_demand(pids)`: the time their threads ran or were ready to run and
   waited for a CPU (schedstat). A program that spins is always one or the
   other, however busy the machine, so over an idle interval it is near the
@@ -256,6 +258,22 @@ def cpu_demand(pids: Iterable[int]) -> float:
                 return cpu_seconds(pids)
             total += int(fields[0]) + int(fields[1])
     return total / 1e9
+
+
+def idle_demand(server, port: int, pid: int, seconds: float) -> float:
+    """The idle scenario of the concurrent servers: 4 clients connect and
+    have a line echoed each, one leaves, the other 3 stay and send nothing.
+    Returns the server's cpu_demand over `seconds` of that."""
+    socks = open_all(port, 4)
+    try:
+        for i, s in enumerate(socks):
+            expect_echo(server, s, b"idle %d\n" % i, f"client {i + 1} of 4 connected")
+        socks.pop().close()  # one leaves
+        start = cpu_demand([pid])
+        time.sleep(seconds)  # the interval measured: nothing to wait for
+        return cpu_demand([pid]) - start
+    finally:
+        close_all(socks)
 
 
 def ns_pid(pid: int) -> int | None:

@@ -11,6 +11,7 @@ import time
 from typing import Callable
 
 from .feedback import HINTS, fail, show
+from .net import recv_until_eof
 from .plugin import Program
 from .ports import (TIME_WAIT, free_port, listening_ports, ports_listened_by, tcp_table,
                     wait_listening)
@@ -131,6 +132,47 @@ def check_bad_port_server(prog: Program, procs: ProcessGroup,
         ends_with_status_1(prog, procs, [arg, *extra], f"invalid port: {why}")
 
 
+def _listener(host: str) -> tuple[socket.socket, int]:
+    """A non-blocking listening socket of the harness on a free port: where a
+    client that did not check its arguments would connect."""
+    live = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    while True:
+        port = free_port()
+        try:
+            live.bind((host, port))
+            break
+        except OSError:
+            continue  # another test run took it since free_port() looked
+    live.listen(8)
+    live.setblocking(False)
+    return live, port
+
+
+def _run_watching(prog: Program, procs: ProcessGroup, live: socket.socket, args: list[str],
+                  stdin: bytes | None = None) -> tuple[Proc, bool, int | None]:
+    """Run a client that must refuse its arguments, watching `live`: (the
+    run, whether it connected there, its exit status or None). The bound
+    is EXIT_WAIT, and up to EXIT_GRACE more while the program is still busy
+    (Proc.wait_exit(patient=True))."""
+    proc = prog.start(procs, *args, limit=EXIT_WAIT + EXIT_GRACE + 10, stdin_data=stdin)
+    deadline = time.monotonic() + EXIT_WAIT + 1.5 * (prog.ex.slowness - 1)
+    cap = deadline + EXIT_GRACE
+    connected, rc = False, None
+    while not connected and (time.monotonic() < deadline or (
+            time.monotonic() < cap and proc.busy())):
+        rc = proc.wait_exit(0.02)
+        try:
+            conn = live.accept()[0]
+            # a native program's own connection, not another test run's
+            # (under Wine the socket is the wineserver's: any counts)
+            connected = prog.ex.kind == "windows" or connected_from(proc, conn)
+            conn.close()
+        except BlockingIOError:
+            if rc is not None:
+                break
+    return proc, connected, rc
+
+
 def check_bad_port_client(prog: Program, procs: ProcessGroup,
                           extra: list[str] | tuple[str, ...] = ()) -> None:
     """A client given an invalid port must refuse it, not connect somewhere.
@@ -138,36 +180,11 @@ def check_bad_port_client(prog: Program, procs: ProcessGroup,
     if _udp(prog):
         check_bad_port_udp_client(prog, procs)
         return
-    live = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    while True:
-        port = free_port()
-        try:
-            live.bind(("127.0.0.1", port))
-            break
-        except OSError:
-            continue  # another test run took it since free_port() looked
-    live.listen(8)
-    live.setblocking(False)
+    live, port = _listener("127.0.0.1")
     cases = _fewer_if_slow(prog, bad_ports(port))
     try:
         for arg, why in cases:
-            proc = prog.start(procs, "127.0.0.1", arg, *extra,
-                              limit=EXIT_WAIT + EXIT_GRACE + 10)
-            deadline = time.monotonic() + EXIT_WAIT + 1.5 * (prog.ex.slowness - 1)
-            connected, rc = False, None
-            cap = deadline + EXIT_GRACE
-            while not connected and (time.monotonic() < deadline or (
-                    time.monotonic() < cap and proc.busy())):
-                rc = proc.wait_exit(0.02)
-                try:
-                    conn = live.accept()[0]
-                    # a native program's own connection, not another test run's
-                    # (under Wine the socket is the wineserver's: any counts)
-                    connected = prog.ex.kind == "windows" or connected_from(proc, conn)
-                    conn.close()
-                except BlockingIOError:
-                    if rc is not None:
-                        break
+            proc, connected, rc = _run_watching(prog, procs, live, ["127.0.0.1", arg, *extra])
             did = f"ran `{command_line(prog, '127.0.0.1', arg, *extra)}` (invalid port: {why})"
             if connected:
                 fail(did=did, expected="exit status 1 and a message, no connection",
@@ -306,6 +323,17 @@ def connect_every_address(prog: Program, server: Proc, port: int,
     return sock
 
 
+def check_greets_every_address(prog: Program, procs: ProcessGroup, greeting: bytes) -> None:
+    """A server that greets each client and closes: at 127.0.0.2 too."""
+    server, port = start_server(prog, procs)
+    with connect_every_address(prog, server, port) as sock:
+        got, why = recv_until_eof(sock, 5)
+    if got != greeting or why:
+        fail(did=f"connected to `{command_line(prog, str(port))}` at {OTHER_LOOPBACK} and "
+             "read until it closed", expected=f"exactly {show(greeting)}, then the end of "
+             "stream", got=show(got) + (f", then {why}" if why else ""), procs=[server])
+
+
 def restart_over_time_wait(prog: Program, procs: ProcessGroup,
                            setup: Callable[[], tuple[Proc, int, str]], tries: int = 3,
                            extra: tuple[str, ...] = ()) -> Proc:
@@ -365,33 +393,10 @@ def check_bad_ip_client(prog: Program, procs: ProcessGroup, stdin: bytes = b"") 
     exit 1. The test listens on 0.0.0.0 at the port given: a client that
     ignores inet_pton()'s 0 keeps the zeroed address 0.0.0.0, which connect()
     takes as this machine, and reaches it."""
-    live = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    while True:
-        port = free_port()
-        try:
-            live.bind(("0.0.0.0", port))
-            break
-        except OSError:
-            continue  # another test run took it since free_port() looked
-    live.listen(8)
-    live.setblocking(False)
+    live, port = _listener("0.0.0.0")
     try:
         for arg, why in (("127.0.0.256", "a part above 255"), ("abc", "not an address")):
-            proc = prog.start(procs, arg, str(port), limit=EXIT_WAIT + EXIT_GRACE + 10,
-                              stdin_data=stdin)
-            deadline = time.monotonic() + EXIT_WAIT + 1.5 * (prog.ex.slowness - 1)
-            cap = deadline + EXIT_GRACE
-            connected, rc = False, None
-            while not connected and (time.monotonic() < deadline or (
-                    time.monotonic() < cap and proc.busy())):
-                rc = proc.wait_exit(0.02)
-                try:
-                    conn = live.accept()[0]
-                    connected = prog.ex.kind == "windows" or connected_from(proc, conn)
-                    conn.close()
-                except BlockingIOError:
-                    if rc is not None:
-                        break
+            proc, connected, rc = _run_watching(prog, procs, live, [arg, str(port)], stdin)
             did = f"ran `{command_line(prog, arg, str(port))}` (invalid IPv4 address: {why})"
             if connected:
                 fail(did=did, expected="exit status 1 and a message, no connection",

@@ -152,7 +152,7 @@ def _serve_file(prog, procs, content: bytes, reply: bytes, pieces: tuple[int, ..
                  + (f"; it starts {show(got[:32])}" if got and got != content else ""),
                  procs=[server], hint=hint)
         _send_in_pieces(sock, reply, pieces)
-    rc = server.wait_exit(EXIT_WAIT * slow)
+    rc = server.wait_exit(EXIT_WAIT * slow, patient=True)
     did += (f"; then sent the reply {show(reply)}"
             + (" in pieces, waiting each time until the server had read it" if pieces else "")
             + ", and closed")

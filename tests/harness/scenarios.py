@@ -208,11 +208,13 @@ def check_bad_port_udp_client(prog: Program, procs: ProcessGroup) -> None:
     live.setblocking(False)
     try:
         for arg, why in bad_ports(port):
-            proc = prog.start(procs, "127.0.0.1", arg, limit=EXIT_WAIT + 10,
+            proc = prog.start(procs, "127.0.0.1", arg, limit=EXIT_WAIT + EXIT_GRACE + 10,
                               stdin_data=b"hello\n")
             deadline = time.monotonic() + EXIT_WAIT
+            cap = deadline + EXIT_GRACE   # more while it is still busy (Proc.busy)
             sent, rc = False, None
-            while not sent and time.monotonic() < deadline:
+            while not sent and (time.monotonic() < deadline or (
+                    time.monotonic() < cap and proc.busy())):
                 rc = proc.wait_exit(0.02)
                 try:
                     live.recv(65536)
